@@ -1,0 +1,30 @@
+"""The course's helpers: run the servers a lesson needs, record what they do, draw it.
+
+Importing ``helpers`` is cheap: every public name is loaded from its module on
+first use (``helpers.serve`` imports ``helpers.servers`` only then), so the first
+cell of a notebook does not pay for aiosmtpd or dnslib it may never need.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+# public name -> module that defines it
+_EXPORTS: dict[str, str] = {
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _EXPORTS.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'helpers' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"helpers.{module_name}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))
