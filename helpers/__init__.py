@@ -12,6 +12,18 @@ from typing import Any
 
 # public name -> module that defines it
 _EXPORTS: dict[str, str] = {
+    # framing
+    "DelimitedDecoder": "framing",
+    "FramingError": "framing",
+    "PrefixedDecoder": "framing",
+    "frame_delimited": "framing",
+    "frame_prefixed": "framing",
+    "unframe_delimited": "framing",
+    "unframe_prefixed": "framing",
+    # text
+    "reverse_text": "text",
+    "reverse_utf8": "text",
+    "split_clusters": "text",
 }
 
 __all__ = sorted(_EXPORTS)
