@@ -60,7 +60,7 @@ class TCPFlag(enum.IntFlag):
 
 @dataclass(frozen=True)
 class Field:
-    """One named field of a frame: where it lies (``start``..``end``, end excluded) and what it says.
+    """One named field of a frame: where it lies (``start`` to ``end``, end excluded), what it says.
 
     ``layer`` is the OSI layer ("data link", "network", "transport", "application"),
     ``protocol`` the header it belongs to ("Ethernet II", "IPv4", "TCP", "UDP", ...),

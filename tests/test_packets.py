@@ -69,6 +69,7 @@ def dpkt_checksums(ip: dpkt.ip.IP) -> tuple[int, int]:
         (b"\x01", 0xFEFF),                  # an odd last byte is the HIGH half of a word
         (b"\xff\xff\x00\x01", 0xFFFE),      # 0x10000 folds to 0x0001
         (b"\xff\xff\xff\xff", 0x0000),      # 0x1fffe folds to 0xffff
+        (b"\xff\xff\xff\xff\x00\x01", 0xFFFE),  # 0x1ffff folds to 0x10000: fold again
         (b"\x12\x34\x56", 0xFFFF - 0x6834),  # 0x1234 + 0x5600
     ],
 )
