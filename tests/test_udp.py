@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import errno
 import math
+import random
+import socket
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from helpers.servers import BackgroundServer, serve_datagrams
+from helpers.text import reverse_text
 from helpers.udp import LossPattern, PingStats, ping_stats
 
 # --- LossPattern -------------------------------------------------------------------------------
@@ -114,3 +121,123 @@ def test_ping_stats_properties(rtts: list[float | None]) -> None:
         assert stats.min <= stats.avg * (1 + 1e-12) and stats.avg <= stats.max * (1 + 1e-12)
     else:
         assert stats.min is stats.avg is stats.max is None
+
+
+# --- a UDP reverse server run by helpers.serve_datagrams, under abuse ---------------------------
+
+
+def reverse_datagram(data: bytes, addr: tuple[str, int]) -> bytes:
+    """The notebook's reverse handler, word for word."""
+    text = data.decode("utf-8", errors="replace")
+    return reverse_text(text).encode("utf-8")
+
+
+def ask(address: tuple[str, int], data: bytes, timeout: float = 1.0) -> bytes:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
+        client.settimeout(timeout)
+        client.sendto(data, address)
+        return client.recvfrom(65535)[0]
+
+
+def wait_until_quiet(server: BackgroundServer, quiet: float = 0.1, limit: float = 5.0) -> None:
+    """Wait until the server has worked through its queue (no new event for `quiet` s)."""
+    deadline = time.monotonic() + limit
+    seen = -1
+    while len(server.events) != seen:
+        assert time.monotonic() < deadline, "the server never went quiet"
+        seen = len(server.events)
+        time.sleep(quiet)
+
+
+@pytest.fixture
+def reverse_server(capfd: pytest.CaptureFixture[str]) -> Iterator[BackgroundServer]:
+    server = serve_datagrams("test-udp-reverse", reverse_datagram, port=0)
+    out, err = capfd.readouterr()
+    assert out == f"test-udp-reverse server on 127.0.0.1:{server.port}\n"
+    assert err == ""
+    yield server
+    server.stop()
+    out, err = capfd.readouterr()
+    assert (out, err) == ("", ""), "a server thread printed"
+    assert server.errors == []
+
+
+def test_reverse_server_answers(reverse_server: BackgroundServer) -> None:
+    assert ask(reverse_server.address, "ПАЛИНДРОМ".encode()) == "МОРДНИЛАП".encode()
+    kinds = [event.kind for event in reverse_server.events]
+    assert kinds == ["bind", "recv", "send"]
+
+
+def test_reverse_server_keeps_answering_after_a_flood(reverse_server: BackgroundServer) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as flooder:
+        flooder.settimeout(1.0)
+        for number in range(1000):
+            flooder.sendto(f"flood {number}".encode(), reverse_server.address)
+        # Some are answered, some dropped by a full buffer (FIELD-NOTES: about 256 of
+        # 1000 get through a receive buffer nobody reads); the flooder never reads its
+        # replies, so its own buffer overflows too. Only "some" is a property.
+        reverse_server.events.wait_for("send", count=1, timeout=2.0)
+    wait_until_quiet(reverse_server)
+    flood_received = [e for e in reverse_server.events if e.kind == "recv"]
+    assert 0 < len(flood_received) <= 1000
+    assert ask(reverse_server.address, b"still there?") == b"?ereht llits"
+
+
+def test_reverse_server_survives_garbage_and_oversize(reverse_server: BackgroundServer) -> None:
+    rng = random.Random(3)
+    garbage = [b"", b"\xff\xfe\xfd", b"\xd0", bytes(rng.randrange(256) for _ in range(5000))]
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
+        sender.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 256 * 1024)
+        for data in garbage:
+            sender.sendto(data, reverse_server.address)
+        sender.sendto(bytes(65507), reverse_server.address)
+        with pytest.raises(OSError) as too_big:
+            sender.sendto(bytes(65508), reverse_server.address)
+        assert too_big.value.errno == errno.EMSGSIZE
+    assert ask(reverse_server.address, b"abc") == b"cba"
+    assert ask(reverse_server.address, bytes(65507)) == bytes(65507)
+
+
+def test_handler_errors_are_recorded_not_printed(capfd: pytest.CaptureFixture[str]) -> None:
+    def fragile(data: bytes, addr: tuple[str, int]) -> bytes:
+        return data.decode("ascii")[::-1].encode("ascii")  # raises on non-ASCII
+
+    server = serve_datagrams("test-udp-fragile", fragile, port=0)
+    try:
+        for _ in range(3):
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
+                sender.sendto("ПАЛИНДРОМ".encode(), server.address)
+        server.events.wait_for("error", count=3, timeout=2.0)
+        assert ask(server.address, b"ok") == b"ko"
+        assert all(isinstance(error, UnicodeDecodeError) for error in server.errors)
+    finally:
+        server.stop()
+    out, err = capfd.readouterr()
+    assert out == f"test-udp-fragile server on 127.0.0.1:{server.port}\n"
+    assert err == ""
+
+
+def test_lossy_server_drops_exactly_the_pattern(capfd: pytest.CaptureFixture[str]) -> None:
+    loss = LossPattern(seed=4, rate=0.3)
+
+    def drop_numbered_ping(data: bytes, addr: tuple[str, int]) -> bool:
+        words = data.split()
+        return len(words) == 2 and words[1].isdigit() and loss.drops(int(words[1]))
+
+    server = serve_datagrams("test-udp-lossy", reverse_datagram, port=0, drop=drop_numbered_ping)
+    try:
+        lost = []
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
+            client.settimeout(0.1)
+            for number in range(1, 21):
+                client.sendto(f"ping {number}".encode(), server.address)
+                try:
+                    client.recvfrom(65535)
+                except TimeoutError:
+                    lost.append(number)
+        assert lost == loss.lost(range(1, 21))
+        dropped = [event.data for event in server.events if event.kind == "drop"]
+        assert dropped == [f"ping {number}".encode() for number in lost]
+    finally:
+        server.stop()
+    capfd.readouterr()
