@@ -1,4 +1,4 @@
-"""The UDP lesson's pure parts (loss pattern, ping statistics) and its reverse server under abuse."""
+"""The UDP lesson: loss pattern, ping statistics, and its reverse server under abuse."""
 
 from __future__ import annotations
 
