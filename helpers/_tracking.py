@@ -1,0 +1,239 @@
+"""Sockets that a background server can always stop, and that record what they do.
+
+The helper hands the lesson's server code a real listening socket (a
+``socket.socket`` subclass); its ``accept()`` returns real connection sockets
+(another subclass). Both differ from plain sockets in two ways only:
+
+* every accept, recv, send and close is recorded in the server's EventLog;
+* every blocking wait is cut into short slices that check a stop flag, so
+  ``stop()`` ends a thread blocked in ``accept()`` or ``recv()`` on every
+  platform (closing a socket does not wake such a thread; see FIELD-NOTES).
+
+Underneath, the file descriptor is always non-blocking; the timeout the
+lesson's code sets with ``settimeout``/``setblocking`` is kept separately and
+honoured by the sliced waits (``TimeoutError`` after it, as a plain socket does).
+"""
+
+from __future__ import annotations
+
+import select
+import socket
+import threading
+import time
+from collections.abc import Callable
+from functools import partial
+from typing import Any, TypeVar
+
+from helpers.events import EventLog, format_peer
+
+SLICE = 0.1  # seconds between looks at the stop flag
+_T = TypeVar("_T")
+
+
+class ServerStopped(BaseException):
+    """Raised inside a server's thread by accept/recv/send once the server is stopping.
+
+    It derives from BaseException, not Exception, on purpose: lesson code often
+    wraps its accept loop in ``try: ... except Exception:`` to survive a bad
+    client, and that must not swallow the request to stop (just as it does not
+    swallow KeyboardInterrupt). The helper that runs the server treats it as the
+    normal end of the thread; nobody else ever sees it.
+    """
+
+
+class Tracker:
+    """What all sockets of one server share: its stop flag, log and open connections."""
+
+    def __init__(self, log: EventLog):
+        self.log = log
+        self.stopping = threading.Event()
+        self._lock = threading.Lock()
+        self._connections: set[TrackedConnection] = set()
+
+    def add(self, conn: TrackedConnection) -> None:
+        with self._lock:
+            self._connections.add(conn)
+
+    def discard(self, conn: TrackedConnection) -> None:
+        with self._lock:
+            self._connections.discard(conn)
+
+    def open_connections(self) -> list[TrackedConnection]:
+        with self._lock:
+            return list(self._connections)
+
+
+def _ready(sock: socket.socket, for_write: bool, timeout: float) -> bool:
+    fd = sock.fileno()
+    if fd < 0:
+        return True  # closed meanwhile: let the real call raise the real error
+    if hasattr(select, "poll"):
+        poller = select.poll()
+        poller.register(fd, select.POLLOUT if for_write else select.POLLIN)
+        return bool(poller.poll(timeout * 1000))
+    readable, writable, _ = select.select(
+        [] if for_write else [fd], [fd] if for_write else [], [], timeout
+    )
+    return bool(readable or writable)
+
+
+class _TrackedSocket(socket.socket):
+    """Sliced, stoppable blocking calls on a non-blocking descriptor."""
+
+    _tracker: Tracker
+    _user_timeout: float | None
+
+    def _setup(self, tracker: Tracker) -> None:
+        self._tracker = tracker
+        self._user_timeout = socket.getdefaulttimeout()
+        super().settimeout(0.0)
+
+    def settimeout(self, value: float | None) -> None:
+        if value is not None:
+            value = float(value)
+            if value < 0:
+                raise ValueError("Timeout value out of range")
+        self._user_timeout = value
+
+    def gettimeout(self) -> float | None:
+        return self._user_timeout
+
+    def setblocking(self, flag: bool) -> None:
+        self._user_timeout = None if flag else 0.0
+
+    def getblocking(self) -> bool:
+        return self._user_timeout != 0.0
+
+    def _check_stop(self) -> None:
+        if self._tracker.stopping.is_set():
+            raise ServerStopped(f"{self._tracker.log.name} server is stopping")
+
+    def _blocking(self, call: Callable[[], _T], for_write: bool = False) -> _T:
+        """Run ``call`` as a blocking call would run, but stoppable."""
+        timeout = self._user_timeout
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            self._check_stop()
+            try:
+                return call()
+            except (BlockingIOError, InterruptedError):
+                if timeout == 0.0:
+                    raise
+            while True:
+                self._check_stop()
+                wait = SLICE if deadline is None else min(SLICE, deadline - time.monotonic())
+                if wait <= 0:
+                    raise TimeoutError("timed out")
+                if _ready(self, for_write, wait):
+                    break
+
+
+class TrackedConnection(_TrackedSocket):
+    """A connection accepted by a tracked listener; recorded in the server's log."""
+
+    peer: str | None
+
+    def _record(self, kind: str, data: bytes = b"", note: str = "") -> None:
+        self._tracker.log.record(kind, self.peer, data, note)
+
+    def recv(self, bufsize: int, flags: int = 0) -> bytes:
+        call = super().recv
+        data = self._blocking(lambda: call(bufsize, flags))
+        self._record("recv", data, "" if data else "end of stream: the peer closed")
+        return data
+
+    def recv_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> int:
+        call = super().recv_into
+        count = self._blocking(lambda: call(buffer, nbytes, flags))
+        data = bytes(memoryview(buffer)[:count])
+        self._record("recv", data, "" if count else "end of stream: the peer closed")
+        return count
+
+    def recvfrom(self, bufsize: int, flags: int = 0) -> tuple[bytes, Any]:
+        call = super().recvfrom
+        data, address = self._blocking(lambda: call(bufsize, flags))
+        self._record("recv", data)
+        return data, address
+
+    def send(self, data: Any, flags: int = 0) -> int:
+        call = super().send
+        sent = self._blocking(lambda: call(data, flags), for_write=True)
+        self._record("send", bytes(memoryview(data)[:sent]))
+        return sent
+
+    def sendall(self, data: Any, flags: int = 0) -> None:
+        view = memoryview(data).cast("B")
+        call = super().send
+        total = 0
+        while total < len(view):
+            total += self._blocking(partial(call, view[total:], flags), for_write=True)
+        self._record("send", bytes(view))
+
+    def sendto(self, data: Any, *args: Any) -> int:
+        call = super().sendto
+        sent = self._blocking(lambda: call(data, *args), for_write=True)
+        self._record("send", bytes(memoryview(data)[:sent]))
+        return sent
+
+    def close(self) -> None:
+        self.close_with_note("")
+
+    def close_with_note(self, note: str) -> None:
+        if not self._closed:
+            self._record("close", note=note)
+            self._tracker.discard(self)
+        super().close()
+
+    def end(self, note: str, graceful: bool) -> None:
+        """The helper's own close: FIN to the peer so it sees EOF, never a hang.
+
+        ``graceful`` drains what the peer already sent: closing a socket with
+        unread data makes the kernel send a reset instead of a clean close.
+        """
+        if self._closed:
+            return
+        try:
+            self.shutdown(socket.SHUT_WR if graceful else socket.SHUT_RDWR)
+            if graceful:
+                for _ in range(16):
+                    if not socket.socket.recv(self, 65536):
+                        break
+        except OSError:
+            pass
+        self.close_with_note(note)
+
+
+class TrackedListener(_TrackedSocket):
+    """The listening socket handed to a whole-server function."""
+
+    accepted = 0  # connections accepted so far (the runner tells a crash loop by it)
+
+    def accept(self) -> tuple[TrackedConnection, Any]:
+        fd, address = self._blocking(self._accept)
+        conn = TrackedConnection(self.family, self.type, self.proto, fileno=fd)
+        conn._setup(self._tracker)
+        conn.peer = format_peer(address)
+        self._tracker.add(conn)
+        self._tracker.log.record("accept", conn.peer)
+        self.accepted += 1
+        return conn, address
+
+
+def open_listener(
+    tracker: Tracker, host: str, port: int, backlog: int, family: int = socket.AF_INET
+) -> TrackedListener:
+    """A tracked TCP listener bound to (host, port); the caller handles a busy port."""
+    listener = TrackedListener(family, socket.SOCK_STREAM)
+    try:
+        exclusive = getattr(socket, "SO_EXCLUSIVEADDRUSE", None)
+        if exclusive is not None:  # Windows: SO_REUSEADDR would share a busy port
+            listener.setsockopt(socket.SOL_SOCKET, exclusive, 1)
+        else:
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((host, port))
+        listener.listen(backlog)
+    except BaseException:
+        listener.close()
+        raise
+    listener._setup(tracker)
+    return listener

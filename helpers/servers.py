@@ -1,0 +1,392 @@
+"""Background servers: run the lesson's server code in a thread, record it, stop it.
+
+The server code a lesson is about stays in the notebook; this module only runs
+it in the background and stops it::
+
+    def reverse_server(listener):          # the lesson's accept loop
+        while True:
+            conn, addr = listener.accept()
+            with conn:
+                conn.sendall(conn.recv(1024)[::-1])
+
+    server = helpers.serve("reverse", reverse_server)   # prints one status line
+    server.events                                       # what happened, as a table
+    server.stop()
+
+``serve`` runs a whole-server function on a listening socket; ``serve_each``
+runs the accept loop itself and calls ``handler(conn, addr)`` in a thread per
+connection; ``serve_datagrams`` answers UDP datagrams with ``handler(data, addr)``.
+All three bind 127.0.0.1 by default, fall back to a free port when the asked one
+is held by someone else, replace a server of the same name, and print exactly
+one status line (``reverse server on 127.0.0.1:33333``, or with
+``(33333 was busy)`` appended), always from the calling thread.
+"""
+
+from __future__ import annotations
+
+import atexit
+import errno
+import socket
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from helpers._registry import forget, register_server, running_servers, stop_all, stop_server
+from helpers._tracking import (
+    SLICE,
+    ServerStopped,
+    TrackedConnection,
+    TrackedListener,
+    Tracker,
+    open_listener,
+)
+from helpers.events import EventLog, format_peer
+
+__all__ = [
+    "BackgroundServer",
+    "ServerStopped",
+    "register_server",
+    "running_servers",
+    "serve",
+    "serve_datagrams",
+    "serve_each",
+    "stop_all",
+    "stop_server",
+]
+
+# EADDRINUSE everywhere; on Windows an exclusively held port gives WSAEACCES.
+_BUSY = {errno.EADDRINUSE, errno.EACCES, 10013, 10048}
+
+
+class BackgroundServer:
+    """A server running in daemon threads; its repr is its status line.
+
+    ``events`` is its EventLog, ``errors`` the exceptions its threads raised
+    (with tracebacks); ``raise_errors()`` raises the first of them in the cell.
+    """
+
+    def __init__(self, name: str, host: str, asked_port: int):
+        self.name = name
+        self.host = host
+        self.port = asked_port
+        self.busy_port: int | None = None
+        self.events = EventLog(name)
+        self.errors: list[BaseException] = []
+        self._tracker = Tracker(self.events)
+        self._sockets: list[socket.socket] = []
+        self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
+        self._stopped = False
+
+    @property
+    def address(self) -> tuple[str, int]:
+        return (self.host, self.port)
+
+    @property
+    def running(self) -> bool:
+        return not self._stopped
+
+    @property
+    def status_line(self) -> str:
+        where = format_peer(self.address)
+        busy = f" ({self.busy_port} was busy)" if self.busy_port is not None else ""
+        return f"{self.name} server on {where}{busy}"
+
+    def __repr__(self) -> str:
+        return self.status_line + ("" if self.running else " (stopped)")
+
+    def raise_errors(self) -> None:
+        """Raise the first error a server thread met, with its traceback, if any."""
+        if self.errors:
+            raise self.errors[0]
+
+    def stop(self, timeout: float = 2.0) -> None:
+        """Stop the server: every blocked accept()/recv() returns and its threads end.
+
+        Waits up to ``timeout`` seconds for the threads; one that does not end
+        (lesson code stuck outside any socket call) is recorded as an error.
+        """
+        with self._lock:
+            if self._stopped:
+                return
+            self._stopped = True
+        self._tracker.stopping.set()
+        self._wake()
+        me = threading.current_thread()
+        deadline = time.monotonic() + timeout
+        for thread in self._all_threads():
+            if thread is not me:
+                thread.join(max(0.0, deadline - time.monotonic()))
+        stuck = [t for t in self._all_threads() if t.is_alive() and t is not me]
+        self._release()
+        if stuck:
+            self.events.record(
+                "error",
+                note=f"{len(stuck)} thread(s) still busy {timeout} s after stop; "
+                "restart the kernel if it keeps working",
+            )
+        self.events.record("stop")
+        forget(self.name, self)
+
+    # -- inside -----------------------------------------------------------
+
+    def _record_error(self, error: BaseException, peer: str | None = None) -> None:
+        self.errors.append(error)
+        self.events.record("error", peer, note=f"{type(error).__name__}: {error}")
+
+    def _start_thread(self, target: Callable[..., None], *args: Any, suffix: str = "") -> None:
+        thread = threading.Thread(
+            target=target, args=args, name=f"helpers-server-{self.name}{suffix}", daemon=True
+        )
+        with self._lock:
+            self._threads = [t for t in self._threads if t.is_alive()]
+            self._threads.append(thread)
+        thread.start()
+
+    def _all_threads(self) -> list[threading.Thread]:
+        with self._lock:
+            return list(self._threads)
+
+    def _wake(self) -> None:
+        """Make code blocked in its own select() on our sockets return (no close yet)."""
+        for conn in self._tracker.open_connections():
+            _quietly(conn.shutdown, socket.SHUT_RDWR)
+        for sock in self._sockets:
+            if isinstance(sock, TrackedListener):
+                _quietly(sock.shutdown, socket.SHUT_RDWR)  # wakes accept() on Linux
+                _poke(self.address)  # and everywhere else
+
+    def _release(self) -> None:
+        for conn in self._tracker.open_connections():
+            conn.end("closed on stop", graceful=False)
+        for sock in self._sockets:
+            sock.close()
+
+    def _end_connections(self, note: str) -> None:
+        for conn in self._tracker.open_connections():
+            conn.end(note, graceful=True)
+
+    def _stopping(self) -> bool:
+        return self._tracker.stopping.is_set()
+
+    # -- runners (each runs in a daemon thread) ----------------------------
+
+    def _run_whole(self, server_function: Callable[[Any], Any], listener: TrackedListener) -> None:
+        failed_before = False
+        while True:
+            accepted_before = listener.accepted
+            try:
+                server_function(listener)
+            except ServerStopped:
+                return
+            except BaseException as error:
+                if self._stopping():
+                    return
+                self._record_error(error)
+                self._end_connections("closed by the helper after the error")
+                if failed_before and listener.accepted == accepted_before:
+                    self._end_after_return(
+                        "the server function failed again before accepting a connection, "
+                        "so it was not restarted"
+                    )
+                    return
+                failed_before = True
+                self.events.record("restart", note="server function restarted on the listener")
+                continue
+            self._end_after_return("the server function returned")
+            return
+
+    def _end_after_return(self, note: str) -> None:
+        with self._lock:
+            if self._stopped:
+                return
+            self._stopped = True
+        self._release()
+        forget(self.name, self)
+        self.events.record("stop", note=note)
+
+    def _run_each(self, handler: Callable[[Any, Any], Any], listener: TrackedListener) -> None:
+        while True:
+            try:
+                conn, address = listener.accept()
+            except ServerStopped:
+                return
+            except OSError as error:
+                if self._stopping():
+                    return
+                self._record_error(error)
+                self._tracker.stopping.wait(SLICE)  # e.g. out of file descriptors
+                continue
+            self._start_thread(self._run_handler, handler, conn, address, suffix="-connection")
+
+    def _run_handler(self, handler: Callable[[Any, Any], Any], conn: TrackedConnection,
+                     address: Any) -> None:
+        note = "closed by the helper when the handler returned"
+        try:
+            handler(conn, address)
+        except ServerStopped:
+            return
+        except BaseException as error:
+            if self._stopping():
+                return
+            self._record_error(error, conn.peer)
+            note = "closed by the helper after the error"
+        conn.end(note, graceful=True)
+
+    def _run_datagrams(self, handler: Callable[[bytes, Any], bytes | None],
+                       drop: Callable[[bytes, Any], bool] | None, sock: socket.socket) -> None:
+        while not self._stopping():
+            try:
+                data, address = sock.recvfrom(65535)
+            except (TimeoutError, ConnectionResetError):
+                continue  # no datagram this slice; Windows reports an earlier ICMP here
+            except OSError as error:
+                if not self._stopping():
+                    self._record_error(error)
+                    self._tracker.stopping.wait(SLICE)
+                continue
+            self.events.record("recv", address, data)
+            try:
+                if drop is not None and drop(data, address):
+                    self.events.record("drop", address, data, "dropped on purpose")
+                    continue
+                reply = handler(data, address)
+                if reply is not None:
+                    sock.sendto(reply, address)
+                    self.events.record("send", address, reply)
+            except Exception as error:
+                self._record_error(error, format_peer(address))
+
+
+def _quietly(call: Callable[..., Any], *args: Any) -> None:
+    try:
+        call(*args)
+    except OSError:
+        pass
+
+
+def _poke(address: tuple[str, int]) -> None:
+    """Connect and hang up: wakes a select() on a listener where shutdown() does not."""
+    try:
+        with socket.create_connection(address, timeout=0.2):
+            pass
+    except OSError:
+        pass
+
+
+def _family(host: str) -> int:
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
+def _bind_with_fallback(open_socket: Callable[[int], socket.socket], port: int
+                        ) -> tuple[socket.socket, bool]:
+    """Bind the asked port; if someone else holds it, any free port. True = fell back."""
+    try:
+        return open_socket(port), False
+    except OSError as error:
+        if port == 0 or error.errno not in _BUSY:
+            raise
+    return open_socket(0), True
+
+
+def _launch(server: BackgroundServer, sock: socket.socket, asked_port: int, busy: bool,
+            runner: Callable[..., None], *args: Any) -> BackgroundServer:
+    server.port = sock.getsockname()[1]
+    server.busy_port = asked_port if busy else None
+    server._sockets.append(sock)
+    register_server(server.name, server)
+    server._start_thread(runner, *args, sock)
+    print(server.status_line)
+    return server
+
+
+def _check_callable(what: str, function: Any) -> None:
+    if not callable(function):
+        raise TypeError(
+            f"{what} must be a function (pass the function itself, without calling it), "
+            f"got {type(function).__name__}"
+        )
+
+
+def serve(name: str, server_function: Callable[[socket.socket], Any], port: int = 33333,
+          host: str = "127.0.0.1", backlog: int = 128) -> BackgroundServer:
+    """Run ``server_function(listener)`` in a daemon thread on a fresh TCP listener.
+
+    The listener is a real socket whose ``accept()`` returns tracked, recorded
+    connections. If the function raises, the error is recorded, its open
+    connections are closed cleanly and it is started again on the same
+    listener (but not a second time in a row without having accepted anyone).
+    """
+    _check_callable("server_function", server_function)
+    stop_server(name)
+    server = BackgroundServer(name, host, port)
+    listener, busy = _bind_with_fallback(
+        lambda p: open_listener(server._tracker, host, p, backlog, _family(host)), port
+    )
+    server.events.record("listen", listener.getsockname(), note=f"backlog {backlog}")
+    return _launch(server, listener, port, busy, server._run_whole, server_function)
+
+
+def serve_each(name: str, handler: Callable[[socket.socket, Any], Any], port: int = 33333,
+               host: str = "127.0.0.1", backlog: int = 128) -> BackgroundServer:
+    """Accept connections in a daemon thread; run ``handler(conn, addr)`` in a thread each.
+
+    The helper closes ``conn`` when the handler returns or raises (the error is
+    recorded; the client sees a clean close and the server keeps serving).
+    """
+    _check_callable("handler", handler)
+    stop_server(name)
+    server = BackgroundServer(name, host, port)
+    listener, busy = _bind_with_fallback(
+        lambda p: open_listener(server._tracker, host, p, backlog, _family(host)), port
+    )
+    server.events.record("listen", listener.getsockname(), note=f"backlog {backlog}")
+    return _launch(server, listener, port, busy, server._run_each, handler)
+
+
+def _open_udp(host: str, port: int) -> socket.socket:
+    sock = socket.socket(_family(host), socket.SOCK_DGRAM)
+    try:
+        # No SO_REUSEADDR for UDP: on Linux it lets two sockets share a port
+        # and the newer one silently steals the other's datagrams.
+        exclusive = getattr(socket, "SO_EXCLUSIVEADDRUSE", None)
+        if exclusive is not None:
+            sock.setsockopt(socket.SOL_SOCKET, exclusive, 1)
+        sock.bind((host, port))
+        sock.settimeout(SLICE)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def serve_datagrams(name: str, handler: Callable[[bytes, Any], bytes | None], port: int = 33333,
+                    host: str = "127.0.0.1",
+                    drop: Callable[[bytes, Any], bool] | None = None) -> BackgroundServer:
+    """Answer UDP datagrams: ``handler(data, addr)`` returns the reply bytes or None.
+
+    ``drop(data, addr)``, if given, is asked first about every datagram; when it
+    returns True the datagram is recorded as dropped and not answered, which is
+    how a lesson simulates loss (seed its random generator to make it repeatable).
+    """
+    _check_callable("handler", handler)
+    stop_server(name)
+    server = BackgroundServer(name, host, port)
+    sock, busy = _bind_with_fallback(lambda p: _open_udp(host, p), port)
+    server.events.record("bind", sock.getsockname(), note="udp")
+    return _launch(server, sock, port, busy, server._run_datagrams, handler, drop)
+
+
+def _ignore_server_stopped(args: threading.ExceptHookArgs) -> None:
+    """Threads the lesson starts itself may meet ServerStopped on stop: not an error."""
+    if isinstance(args.exc_value, ServerStopped):
+        return
+    _ignore_server_stopped.previous(args)  # type: ignore[attr-defined]
+
+
+if not getattr(threading.excepthook, "_helpers_hook", False):
+    _ignore_server_stopped.previous = threading.excepthook  # type: ignore[attr-defined]
+    _ignore_server_stopped._helpers_hook = True  # type: ignore[attr-defined]
+    threading.excepthook = _ignore_server_stopped
+atexit.register(stop_all)

@@ -1,0 +1,338 @@
+"""helpers.servers: background servers start, answer, replace each other and always stop."""
+
+from __future__ import annotations
+
+import selectors
+import socket
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from helpers.servers import (
+    ServerStopped,
+    running_servers,
+    serve,
+    serve_datagrams,
+    serve_each,
+    stop_all,
+    stop_server,
+)
+
+
+def server_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("helpers-server-")]
+
+
+@pytest.fixture(autouse=True)
+def clean_registry():
+    yield
+    stop_all()
+    assert not server_threads()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def reverse_server(listener: socket.socket) -> None:
+    while True:
+        conn, _ = listener.accept()
+        with conn:
+            data = conn.recv(1024)
+            conn.sendall(data[::-1])
+
+
+def ask(address: tuple[str, int], data: bytes, timeout: float = 2.0) -> bytes:
+    with socket.create_connection(address, timeout=timeout) as client:
+        client.sendall(data)
+        client.shutdown(socket.SHUT_WR)
+        chunks = []
+        while chunk := client.recv(1024):
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+
+def test_serve_answers_records_and_stops(capfd):
+    port = free_port()
+    server = serve("reverse", reverse_server, port=port)
+    assert capfd.readouterr().out == f"reverse server on 127.0.0.1:{port}\n"
+    assert server.address == ("127.0.0.1", port)
+    assert ask(server.address, b"hello") == b"olleh"
+    server.events.wait_for("close")
+    kinds = [e.kind for e in server.events.events]
+    assert kinds == ["listen", "accept", "recv", "send", "close"]
+    sent = [e for e in server.events.events if e.kind == "send"][0]
+    assert sent.data == b"olleh" and sent.nbytes == 5 and sent.peer.startswith("127.0.0.1:")
+    assert running_servers() == [server]
+    server.stop()
+    assert repr(server) == f"reverse server on 127.0.0.1:{port} (stopped)"
+    assert running_servers() == []
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(server.address, timeout=1).close()
+
+
+def test_rerun_replaces_the_server_even_with_a_silent_client():
+    port = free_port()
+    old = serve("reverse", reverse_server, port=port)
+    old_thread = server_threads()[0]
+    silent = socket.create_connection(old.address, timeout=2)
+    old.events.wait_for("accept")  # the old server is now blocked in recv()
+
+    new = serve("reverse", lambda listener: reverse_server_upper(listener), port=port)
+    assert new.port == port and new.busy_port is None
+    assert not old_thread.is_alive()
+    assert silent.recv(10) == b""  # the silent client was hung up on, not left waiting
+    silent.close()
+    assert ask(new.address, b"abc") == b"CBA"
+
+
+def reverse_server_upper(listener: socket.socket) -> None:
+    while True:
+        conn, _ = listener.accept()
+        with conn:
+            conn.sendall(conn.recv(1024)[::-1].upper())
+
+
+def test_port_held_by_another_process_falls_back(capfd):
+    holder = subprocess.Popen(
+        [sys.executable, "-c", (
+            "import socket, sys\n"
+            "s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen()\n"
+            "print(s.getsockname()[1], flush=True); sys.stdin.read()\n"
+        )],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        busy = int(holder.stdout.readline())
+        server = serve("reverse", reverse_server, port=busy)
+        assert server.port != busy and server.busy_port == busy
+        out = capfd.readouterr().out
+        assert out == f"reverse server on 127.0.0.1:{server.port} ({busy} was busy)\n"
+        assert ask(server.address, b"xyz") == b"zyx"
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=5)
+
+
+def test_hundred_clients_at_once_per_connection_handler():
+    def handler(conn, addr):
+        conn.sendall(conn.recv(1024)[::-1])
+
+    server = serve_each("reverse", handler, port=0)
+    messages = [f"client {i:03d}".encode() for i in range(100)]
+    barrier = threading.Barrier(100, timeout=5)
+
+    def client(message: bytes) -> bytes:
+        barrier.wait()
+        with socket.create_connection(server.address, timeout=5) as c:
+            c.sendall(message)
+            return c.recv(1024)
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(100) as pool:
+        answers = list(pool.map(client, messages))
+    assert answers == [m[::-1] for m in messages]
+    assert time.monotonic() - started < 5
+    server.events.wait_for("close", count=100)
+
+
+def test_raising_server_function_is_recorded_quietly_and_keeps_serving(capfd):
+    def fragile(listener):
+        while True:
+            conn, _ = listener.accept()
+            data = conn.recv(1024)
+            if data == b"boom":
+                raise ValueError("cannot reverse boom")
+            conn.sendall(data[::-1])
+            conn.close()
+
+    server = serve("fragile", fragile, port=0)
+    assert ask(server.address, b"boom") == b""  # a clean close, not a hang or a reset
+    assert ask(server.address, b"ok") == b"ko"
+    error = server.events.wait_for("error")[0]
+    assert error.note == "ValueError: cannot reverse boom"
+    assert [e.kind for e in server.events.events].count("restart") == 1
+    assert isinstance(server.errors[0], ValueError)
+    with pytest.raises(ValueError, match="cannot reverse boom"):
+        server.raise_errors()
+    server.stop()
+    captured = capfd.readouterr()
+    assert captured.out == f"fragile server on 127.0.0.1:{server.port}\n"
+    assert captured.err == ""
+
+
+def test_raising_handler_closes_its_connection_and_others_are_served(capfd):
+    def handler(conn, addr):
+        data = conn.recv(1024)
+        if data == b"boom":
+            raise KeyError(data)
+        conn.sendall(data[::-1])
+
+    server = serve_each("fragile", handler, port=0)
+    assert ask(server.address, b"boom") == b""
+    assert ask(server.address, b"fine") == b"enif"
+    assert server.events.wait_for("error")[0].note == "KeyError: b'boom'"
+    server.stop()
+    assert capfd.readouterr().err == ""
+
+
+def test_function_failing_twice_before_any_client_is_not_restarted_forever():
+    def broken(listener):
+        raise NameError("name 'conn' is not defined")
+
+    server = serve("broken", broken, port=0)
+    server.events.wait_for(lambda e: e.kind == "stop", timeout=2)
+    assert [e.kind for e in server.events.events] == [
+        "listen", "error", "restart", "error", "stop"
+    ]
+    assert not server.running and running_servers() == []
+    for _ in range(20):
+        if not server_threads():
+            break
+        time.sleep(0.05)
+    assert not server_threads()
+
+
+def test_except_exception_in_lesson_code_does_not_swallow_stop():
+    def stubborn(listener):
+        while True:
+            try:
+                conn, _ = listener.accept()
+                conn.recv(1024)
+            except Exception:
+                pass
+
+    assert issubclass(ServerStopped, BaseException)
+    assert not issubclass(ServerStopped, Exception)
+    server = serve("stubborn", stubborn, port=0)
+    silent = socket.create_connection(server.address, timeout=2)
+    server.events.wait_for("accept")
+    server.stop(timeout=1)
+    assert not server_threads()
+    assert "error" not in [e.kind for e in server.events.events]
+    silent.close()
+
+
+def test_lesson_timeouts_are_honoured():
+    accept_timed_out = threading.Event()
+
+    def patient(listener):
+        listener.settimeout(0.15)
+        assert listener.gettimeout() == 0.15
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                accept_timed_out.set()
+                continue
+            with conn:
+                conn.settimeout(0.15)
+                try:
+                    conn.recv(10)
+                except TimeoutError:
+                    conn.sendall(b"timed out")
+
+    server = serve("patient", patient, port=0)
+    assert accept_timed_out.wait(2)
+    with socket.create_connection(server.address, timeout=2) as silent:
+        assert silent.recv(100) == b"timed out"
+
+
+def test_makefile_and_selectors_paths_are_tracked_and_stoppable():
+    def line_server(listener):
+        while True:
+            conn, _ = listener.accept()
+            with conn, conn.makefile("rwb") as stream:
+                line = stream.readline()
+                stream.write(line[::-1].strip() + b"\n")
+                stream.flush()
+
+    server = serve("lines", line_server, port=0)
+    with socket.create_connection(server.address, timeout=2) as c:
+        c.sendall(b"abc\n")
+        assert c.makefile("rb").readline() == b"cba\n"
+    recv = server.events.wait_for("recv")[0]
+    assert recv.data == b"abc\n"
+    server.stop()
+
+    def selector_server(listener):
+        listener.setblocking(False)
+        sel = selectors.DefaultSelector()
+        sel.register(listener, selectors.EVENT_READ)
+        while True:
+            for key, _ in sel.select():
+                if key.fileobj is listener:
+                    conn, _ = listener.accept()
+                    conn.setblocking(False)
+                    sel.register(conn, selectors.EVENT_READ)
+                else:
+                    data = key.fileobj.recv(1024)
+                    if data:
+                        key.fileobj.sendall(data[::-1])
+                    else:
+                        sel.unregister(key.fileobj)
+                        key.fileobj.close()
+
+    server = serve("selectors", selector_server, port=0)
+    assert ask(server.address, b"non-blocking") == b"gnikcolb-non"
+    idle = socket.create_connection(server.address, timeout=2)
+    server.events.wait_for("accept", count=2)
+    server.stop(timeout=1)
+    assert not server_threads()
+    idle.close()
+
+
+def test_stop_all_leaves_no_listener_and_no_thread():
+    servers = [serve_each(f"s{i}", lambda conn, addr: conn.recv(10), port=0) for i in range(3)]
+    silent = [socket.create_connection(s.address, timeout=2) for s in servers]
+    for s in servers:
+        s.events.wait_for("accept")
+    stop_all()
+    assert not server_threads() and running_servers() == []
+    for s in servers:
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(s.address, timeout=1).close()
+    for c in silent:
+        c.close()
+    assert stop_server("s0") is False
+
+
+def test_datagram_server_answers_and_drops_on_purpose():
+    server = serve_datagrams(
+        "udp-reverse", lambda data, addr: data[::-1], port=0,
+        drop=lambda data, addr: data == b"lost",
+    )
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
+        client.settimeout(1)
+        client.sendto(b"lost", server.address)
+        client.sendto(b"abc", server.address)
+        assert client.recvfrom(100) == (b"cba", server.address)
+    assert [e.kind for e in server.events.wait_for(lambda e: e.kind != "bind", count=4)] == [
+        "recv", "drop", "recv", "send"
+    ]
+
+
+def test_datagram_handler_error_is_recorded_and_server_keeps_answering(capfd):
+    def handler(data, addr):
+        return data.decode("ascii").upper().encode()
+
+    server = serve_datagrams("udp-upper", handler, port=0)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
+        client.settimeout(1)
+        client.sendto("ж".encode(), server.address)
+        client.sendto(b"ok", server.address)
+        assert client.recvfrom(100)[0] == b"OK"
+    assert server.events.wait_for("error")[0].note.startswith("UnicodeDecodeError")
+    server.stop()
+    assert capfd.readouterr().err == ""
+
+
+def test_a_function_called_instead_of_passed_is_explained():
+    with pytest.raises(TypeError, match="without calling it"):
+        serve("reverse", None, port=0)
