@@ -12,6 +12,10 @@ from typing import Any
 
 # public name -> module that defines it
 _EXPORTS: dict[str, str] = {
+    # events
+    "Event": "events",
+    "EventLog": "events",
+    "route_logger": "events",
     # framing
     "DelimitedDecoder": "framing",
     "FramingError": "framing",
@@ -20,6 +24,22 @@ _EXPORTS: dict[str, str] = {
     "frame_prefixed": "framing",
     "unframe_delimited": "framing",
     "unframe_prefixed": "framing",
+    # guard
+    "NetworkGuardError": "guard",
+    "disable_guard": "guard",
+    "enable_guard": "guard",
+    # servers
+    "BackgroundServer": "servers",
+    "ServerStopped": "servers",
+    "register_server": "servers",
+    "running_servers": "servers",
+    "serve": "servers",
+    "serve_datagrams": "servers",
+    "serve_each": "servers",
+    "stop_all": "servers",
+    "stop_server": "servers",
+    # tables
+    "Table": "tables",
     # text
     "reverse_text": "text",
     "reverse_utf8": "text",
