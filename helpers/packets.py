@@ -17,6 +17,7 @@ from __future__ import annotations
 import enum
 import ipaddress
 import struct
+import zlib
 from dataclasses import dataclass
 
 ETHERNET_HEADER_LENGTH = 14
@@ -259,6 +260,16 @@ def ethernet_frame(
     frame = struct.pack("!6s6sH", mac_to_bytes(dst_mac), mac_to_bytes(src_mac), ethertype)
     frame += payload
     return frame + bytes(max(0, ETHERNET_MIN_FRAME - len(frame)))
+
+
+def ethernet_fcs(frame: bytes) -> bytes:
+    """The 4-byte frame check sequence the network card appends and the receiver strips.
+
+    A CRC-32 over the whole frame (padding included), sent least significant byte
+    first. Capture tools rarely see it, which is why ``ethernet_frame`` leaves it
+    out; the explorer's physical layer shows it.
+    """
+    return struct.pack("<I", zlib.crc32(frame))
 
 
 @dataclass(frozen=True)

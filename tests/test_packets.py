@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 import importlib.util
 import re
+import zlib
 
 import dpkt
 import pytest
@@ -128,6 +129,15 @@ def test_short_frames_are_padded_to_60_bytes_and_long_ones_are_not() -> None:
     assert len(encapsulate(b"123456").frame) == 60
     assert len(encapsulate(b"1234567").frame) == 61
     assert ethernet_frame(b"") == bytes.fromhex("020000000002020000000001 0800") + bytes(46)
+
+
+def test_ethernet_fcs() -> None:
+    # CRC-32 of the standard check string "123456789" is 0xcbf43926, sent low byte first.
+    assert packets.ethernet_fcs(b"123456789") == bytes.fromhex("2639f4cb")
+    # A receiver runs the CRC over frame + FCS and must find the fixed residue 0x2144df1c.
+    for message in (b"", b"x", "ПАЛИНДРОМ".encode()):
+        frame = encapsulate(message).frame
+        assert zlib.crc32(frame + packets.ethernet_fcs(frame)) == 0x2144DF1C
 
 
 def test_too_long_messages_are_refused() -> None:
