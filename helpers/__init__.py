@@ -12,6 +12,15 @@ from typing import Any
 
 # public name -> module that defines it
 _EXPORTS: dict[str, str] = {
+    # dnswire
+    "DNSWireError": "dnswire",
+    "build_query": "dnswire",
+    "decode_name": "dnswire",
+    "encode_name": "dnswire",
+    "parse_header": "dnswire",
+    "parse_message": "dnswire",
+    "record_text": "dnswire",
+    "reverse_pointer": "dnswire",
     # events
     "Event": "events",
     "EventLog": "events",
@@ -28,6 +37,16 @@ _EXPORTS: dict[str, str] = {
     "NetworkGuardError": "guard",
     "disable_guard": "guard",
     "enable_guard": "guard",
+    # lookups
+    "course_gethostbyaddr": "lookups",
+    "course_gethostbyname": "lookups",
+    "course_resolver": "lookups",
+    "resolve": "lookups",
+    "send_query": "lookups",
+    # nameserver
+    "COURSE_ZONE": "nameserver",
+    "NameServer": "nameserver",
+    "start_name_server": "nameserver",
     # servers
     "BackgroundServer": "servers",
     "ServerStopped": "servers",

@@ -1,0 +1,295 @@
+"""The course's name server over real loopback sockets: the chapter's answers, and abuse."""
+
+from __future__ import annotations
+
+import random
+import socket
+import struct
+import time
+
+import dns.resolver
+import pytest
+
+from helpers import _registry
+from helpers.dnswire import build_query, parse_header, parse_message, record_text
+from helpers.lookups import (
+    course_gethostbyaddr,
+    course_gethostbyname,
+    course_resolver,
+    resolve,
+    send_query,
+)
+from helpers.nameserver import COURSE_ZONE, NameServer, name_server, start_name_server
+
+
+def ask(server: NameServer, query: bytes, timeout: float = 2.0) -> bytes:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(timeout)
+        sock.sendto(query, server.address)
+        return sock.recvfrom(65535)[0]
+
+
+def answers(
+    server: NameServer, name: str, rdtype: str = "A", timeout: float = 2.0
+) -> tuple[str, list[str]]:
+    reply = parse_message(ask(server, build_query(name, rdtype, query_id=0x0404), timeout))
+    assert reply.header.id == 0x0404 and reply.header.qr
+    return reply.header.rcode_name, [f"{r.type} {record_text(r)}" for r in reply.answers]
+
+
+@pytest.fixture
+def server():
+    server = NameServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def registered():
+    """The registered course name server, as the look-up helpers use it."""
+    server = start_name_server(quiet=True)
+    yield server
+    _registry.stop_server("name")
+
+
+# --- the chapter's answers ---
+
+
+@pytest.mark.parametrize(
+    ("name", "rdtype", "expected"),
+    [
+        ("www.onego.ru", "A", ["A 195.161.136.4"]),
+        ("4.136.161.195.in-addr.arpa", "PTR", ["PTR www.onego.ru."]),
+        ("rnd.onego.ru", "A", ["A 127.0.0.1"]),
+        ("rnd.onego.ru", "AAAA", ["AAAA ::1"]),
+        ("onego.ru", "MX", ["MX 10 mail.onego.ru."]),
+        ("mail.onego.ru", "A", ["A 127.0.0.1"]),
+        ("MAIL.Onego.RU.", "A", ["A 127.0.0.1"]),
+        ("smtp.onego.ru", "A", ["CNAME mail.onego.ru.", "A 127.0.0.1"]),
+        ("onego.ru", "TXT", ['TXT "v=spf1 mx -all"']),
+    ],
+)
+def test_zone_answers(server: NameServer, name: str, rdtype: str, expected: list[str]) -> None:
+    assert answers(server, name, rdtype) == ("NOERROR", expected)
+
+
+def test_mx_reply_carries_the_exchange_address_as_additional(server: NameServer) -> None:
+    reply = parse_message(ask(server, build_query("onego.ru", "MX")))
+    assert [(r.name, r.data) for r in reply.additional] == [("mail.onego.ru.", "127.0.0.1")]
+    assert reply.header.aa and not reply.header.ra
+
+
+def test_unknown_name_in_the_zone_is_nxdomain(server: NameServer) -> None:
+    assert answers(server, "nope.onego.ru") == ("NXDOMAIN", [])
+    assert answers(server, "9.9.9.9.in-addr.arpa", "PTR") == ("NXDOMAIN", [])
+
+
+def test_existing_name_without_that_type_is_an_empty_answer(server: NameServer) -> None:
+    assert answers(server, "www.onego.ru", "AAAA") == ("NOERROR", [])
+    # a name with records only below it exists too
+    assert answers(server, "136.161.195.in-addr.arpa", "PTR") == ("NOERROR", [])
+
+
+def test_names_outside_the_course_zones_are_refused(server: NameServer) -> None:
+    assert answers(server, "python.org") == ("REFUSED", [])
+
+
+def test_an_edited_zone_is_served() -> None:
+    zone = (*COURSE_ZONE, ("pop.onego.ru.", "A", "127.0.0.2"))
+    server = NameServer(zone).start()
+    try:
+        assert answers(server, "pop.onego.ru") == ("NOERROR", ["A 127.0.0.2"])
+    finally:
+        server.stop()
+
+
+def test_a_bad_zone_row_is_named() -> None:
+    with pytest.raises(ValueError, match="bad zone row .*'A', 'not-an-address'"):
+        NameServer((("x.onego.ru.", "A", "not-an-address"),))
+
+
+# --- look-ups through dnspython and the socket-like helpers ---
+
+
+def test_resolve_through_dnspython(registered: NameServer) -> None:
+    assert resolve("www.onego.ru") == ["195.161.136.4"]
+    assert resolve("onego.ru", "MX") == ["10 mail.onego.ru."]
+    assert resolve("4.136.161.195.in-addr.arpa", "PTR") == ["www.onego.ru."]
+    with pytest.raises(dns.resolver.NXDOMAIN):
+        resolve("nope.onego.ru")
+    with pytest.raises(dns.resolver.NoAnswer):
+        resolve("mail.onego.ru", "MX")
+
+
+def test_course_resolver_finds_the_mail_exchange(registered: NameServer) -> None:
+    resolver = course_resolver()
+    assert (resolver.nameservers, resolver.port) == (["127.0.0.1"], registered.port)
+    (mx,) = resolver.resolve("onego.ru", "MX")
+    assert (mx.preference, mx.exchange.to_text()) == (10, "mail.onego.ru.")
+    address = resolver.resolve(mx.exchange, "A")[0].address
+    assert address == course_gethostbyname("mail.onego.ru") == "127.0.0.1"
+
+
+def test_gethostbyaddr_triple_for_the_name_and_the_address(registered: NameServer) -> None:
+    triple = ("www.onego.ru", [], ["195.161.136.4"])
+    assert course_gethostbyaddr("www.onego.ru") == triple
+    assert course_gethostbyaddr("195.161.136.4") == triple
+
+
+def test_socket_like_errors(registered: NameServer) -> None:
+    with pytest.raises(socket.gaierror, match="nope.onego.ru"):
+        course_gethostbyname("nope.onego.ru")
+    with pytest.raises(socket.herror, match="no PTR record for 127.0.0.1"):
+        course_gethostbyaddr("mail.onego.ru")
+
+
+def test_lookups_start_the_server_quietly_when_none_runs(capfd) -> None:
+    _registry.stop_server("name")
+    try:
+        assert resolve("www.onego.ru") == ["195.161.136.4"]
+        assert name_server().running
+    finally:
+        _registry.stop_server("name")
+    assert capfd.readouterr() == ("", "")
+
+
+def test_send_query_returns_the_matching_reply(registered: NameServer) -> None:
+    reply = send_query(build_query("www.onego.ru", query_id=77))
+    assert parse_header(reply).id == 77
+    assert parse_message(reply).answers[0].data == "195.161.136.4"
+
+
+def test_a_silent_server_gives_a_timeout_not_a_hang(registered: NameServer) -> None:
+    resolver = course_resolver(timeout=0.2, lifetime=0.4)
+    registered.stop()
+    started = time.monotonic()
+    with pytest.raises(dns.resolver.LifetimeTimeout):
+        resolver.resolve("www.onego.ru")
+    assert time.monotonic() - started < 1.5
+
+
+# --- abuse ---
+
+
+def test_garbage_is_recorded_and_ignored_then_queries_are_answered(server, capfd) -> None:
+    rng = random.Random(6)
+    garbage = [bytes(rng.randrange(256) for _ in range(rng.randrange(1, 80))) for _ in range(200)]
+    garbage += [
+        b"\x12\x34\x01",  # a truncated header
+        struct.pack("!HHHHHH", 1, 0x0100, 1, 0, 0, 0),  # one question announced, none sent
+        build_query("www.onego.ru")[:-3],  # the question cut off
+        ask(server, build_query("www.onego.ru", query_id=5)),  # a reply, not a query
+    ]
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        for datagram in garbage:
+            sock.sendto(datagram, server.address)
+    unknown_type = parse_message(ask(server, build_query("www.onego.ru", 65280, query_id=9)))
+    assert (unknown_type.header.rcode_name, unknown_type.answers) == ("NOERROR", [])
+    assert answers(server, "www.onego.ru") == ("NOERROR", ["A 195.161.136.4"])
+    ignored = server.events.wait_for("ignored", count=4, timeout=5)
+    assert any(e.data == b"\x12\x34\x01" for e in ignored)
+    assert all(e.note.startswith("not a DNS query") for e in ignored)
+    assert server.errors == [] and server.running
+    assert capfd.readouterr() == ("", "")
+
+
+def test_a_flood_does_not_stop_the_server(server: NameServer) -> None:
+    rng = random.Random(1000)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        for n in range(1000):
+            if n % 2:
+                sock.sendto(build_query("www.onego.ru", "A", query_id=n), server.address)
+            else:
+                sock.sendto(rng.randbytes(rng.randrange(1, 60)), server.address)
+    # Some of the thousand are dropped by the full socket buffer, and so may be
+    # the next query: ask again, as every DNS client does, until it is answered.
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            reply = answers(server, "onego.ru", "MX", timeout=0.5)
+            break
+        except TimeoutError:
+            assert time.monotonic() < deadline, "no answer within 10 s after the flood"
+    assert reply == ("NOERROR", ["MX 10 mail.onego.ru."])
+    replies = server.events.wait_for("reply", count=2)
+    assert len(replies) >= 2
+    assert server.errors == []
+
+
+def test_an_internal_error_is_answered_with_servfail(server: NameServer, capfd) -> None:
+    def broken(request):
+        raise RuntimeError("zone lost")
+
+    server.resolver.answer = broken
+    reply = parse_message(ask(server, build_query("www.onego.ru", query_id=3)))
+    assert (reply.header.id, reply.header.rcode_name, reply.answers) == (3, "SERVFAIL", [])
+    assert [type(e) for e in server.errors] == [RuntimeError]
+    (error,) = server.events.wait_for("error")
+    assert "SERVFAIL" in error.note and "zone lost" in error.note
+    with pytest.raises(RuntimeError, match="zone lost"):
+        server.raise_errors()
+    assert capfd.readouterr() == ("", "")
+
+
+# --- starting and stopping ---
+
+
+def _port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def test_stop_closes_the_socket_and_frees_the_port() -> None:
+    server = NameServer().start()
+    assert not _port_is_free(server.port)
+    started = time.monotonic()
+    server.stop()
+    assert time.monotonic() - started < 0.5
+    assert _port_is_free(server.port)
+    assert not server._thread.is_alive()
+    server.stop()  # twice is harmless
+    assert [e.kind for e in server.events.events].count("stop") == 1
+
+
+def test_stop_before_start_does_not_deadlock() -> None:
+    server = NameServer()
+    server.stop()
+    assert _port_is_free(server.port)
+    with pytest.raises(RuntimeError, match="already stopped"):
+        server.start()
+
+
+def test_rerun_replaces_the_old_server_and_prints_one_status_line(capfd) -> None:
+    first = start_name_server()
+    second = start_name_server()
+    try:
+        assert not first.running and second.running
+        assert _port_is_free(first.port) or first.port == second.port
+        assert [s for s in _registry.running_servers() if isinstance(s, NameServer)] == [second]
+        out, err = capfd.readouterr()
+        assert (
+            out
+            == f"name server on 127.0.0.1:{first.port}\nname server on 127.0.0.1:{second.port}\n"
+        )
+        assert err == ""
+    finally:
+        _registry.stop_server("name")
+    assert not second.running
+
+
+def test_a_busy_port_falls_back_to_a_free_one(capfd) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as holder:
+        holder.bind(("127.0.0.1", 0))
+        busy = holder.getsockname()[1]
+        server = start_name_server(port=busy)
+        try:
+            assert server.port != busy
+            assert answers(server, "www.onego.ru") == ("NOERROR", ["A 195.161.136.4"])
+        finally:
+            _registry.stop_server("name")
+    out, _ = capfd.readouterr()
+    assert out == f"name server on 127.0.0.1:{server.port} ({busy} was busy)\n"
