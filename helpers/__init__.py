@@ -25,6 +25,12 @@ _EXPORTS: dict[str, str] = {
     "Event": "events",
     "EventLog": "events",
     "route_logger": "events",
+    # exercises
+    "Case": "exercises",
+    "CheckResult": "exercises",
+    "Exercise": "exercises",
+    "Mistake": "exercises",
+    "check": "exercises",
     # framing
     "DelimitedDecoder": "framing",
     "FramingError": "framing",
