@@ -1,0 +1,177 @@
+"""Notebook 04's exercises: the references pass, typical wrong answers get their own hint."""
+
+from __future__ import annotations
+
+import struct
+
+import pytest
+
+from helpers import exercises_04 as ex
+from helpers.exercises import check
+from tests.solutions import exercises_04 as ref
+
+
+def _hint_of(exercise, solution) -> str:
+    result = check(exercise, solution)
+    assert not result.passed, f"a wrong answer passed {exercise.key}"
+    return result.hint
+
+
+@pytest.mark.parametrize(
+    ("exercise", "solution"),
+    [
+        (ex.ENCODE_NAME, ref.encode_name),
+        (ex.ANSWER_COUNT, ref.answer_count),
+        (ex.REVERSE_NAME, ref.reverse_name),
+        (ex.READ_NAME, ref.read_name),
+    ],
+)
+def test_reference_solutions_pass(exercise, solution) -> None:
+    result = check(exercise, solution)
+    assert result.passed, result.message
+
+
+def test_every_exercise_is_listed() -> None:
+    assert ex.EXERCISES == (ex.ENCODE_NAME, ex.ANSWER_COUNT, ex.REVERSE_NAME, ex.READ_NAME)
+    assert len({e.key for e in ex.EXERCISES}) == 4
+
+
+def test_unsolved_says_not_solved_yet_with_the_first_hint() -> None:
+    def encode_name(name):
+        raise NotImplementedError
+
+    result = check(ex.ENCODE_NAME, encode_name)
+    assert result.status == "not solved"
+    assert repr(result).startswith("not solved yet: Encode a name")
+    assert result.hint == ex.ENCODE_NAME.first_hint
+
+
+# --- encode_name ---
+
+
+def test_encode_without_the_final_zero() -> None:
+    def encode_name(name):
+        return ref.encode_name(name)[:-1]
+
+    assert "zero byte" in _hint_of(ex.ENCODE_NAME, encode_name)
+
+
+def test_encode_with_dots() -> None:
+    def encode_name(name):
+        return name.encode() + b"\x00"
+
+    assert "no dots on the wire" in _hint_of(ex.ENCODE_NAME, encode_name)
+
+
+def test_encode_lengths_as_digits() -> None:
+    def encode_name(name):
+        return "".join(f"{len(x)}{x}" for x in name.split(".")).encode() + b"\x00"
+
+    assert "VALUE is the length" in _hint_of(ex.ENCODE_NAME, encode_name)
+
+
+def test_encode_final_dot_as_an_empty_label() -> None:
+    def encode_name(name):
+        return b"".join(bytes([len(x)]) + x.encode() for x in name.split(".")) + b"\x00"
+
+    assert "final dot" in _hint_of(ex.ENCODE_NAME, encode_name)
+
+
+def test_encode_returning_str() -> None:
+    def encode_name(name):
+        return ref.encode_name(name).decode("latin-1")
+
+    assert "Return bytes" in _hint_of(ex.ENCODE_NAME, encode_name)
+
+
+# --- answer_count ---
+
+
+def test_count_little_endian() -> None:
+    def answer_count(message):
+        return struct.unpack("<H", message[6:8])[0]
+
+    assert "big-endian" in _hint_of(ex.ANSWER_COUNT, answer_count)
+
+
+def test_count_reads_the_question_count() -> None:
+    def answer_count(message):
+        return struct.unpack("!H", message[4:6])[0]
+
+    assert "question count" in _hint_of(ex.ANSWER_COUNT, answer_count)
+
+
+def test_count_reads_one_byte() -> None:
+    def answer_count(message):
+        return message[7]
+
+    assert "two bytes" in _hint_of(ex.ANSWER_COUNT, answer_count)
+
+
+def test_count_returns_the_tuple() -> None:
+    def answer_count(message):
+        return struct.unpack("!H", message[6:8])
+
+    assert "not the tuple" in _hint_of(ex.ANSWER_COUNT, answer_count)
+
+
+# --- reverse_name ---
+
+
+def test_reverse_not_reversed() -> None:
+    def reverse_name(address):
+        return address + ".in-addr.arpa."
+
+    assert "order of the octets" in _hint_of(ex.REVERSE_NAME, reverse_name)
+
+
+def test_reverse_characters() -> None:
+    def reverse_name(address):
+        return address[::-1] + ".in-addr.arpa."
+
+    assert "not the characters" in _hint_of(ex.REVERSE_NAME, reverse_name)
+
+
+def test_reverse_without_the_final_dot() -> None:
+    def reverse_name(address):
+        return ref.reverse_name(address)[:-1]
+
+    assert "end it with a dot" in _hint_of(ex.REVERSE_NAME, reverse_name)
+
+
+def test_reverse_wrong_suffix() -> None:
+    def reverse_name(address):
+        return ".".join(reversed(address.split("."))) + ".in.addr.arpa."
+
+    assert "with a hyphen" in _hint_of(ex.REVERSE_NAME, reverse_name)
+
+
+# --- read_name ---
+
+
+def test_read_name_without_pointers() -> None:
+    def read_name(message, offset):
+        labels = []
+        while message[offset]:
+            length = message[offset]
+            labels.append(message[offset + 1 : offset + 1 + length].decode())
+            offset += 1 + length
+        return ".".join(labels) + "."
+
+    result = check(ex.READ_NAME, read_name)
+    assert result.case.label == "a bare pointer to byte 12"
+    assert "is a pointer" in result.hint
+
+
+def test_read_name_without_the_final_dot() -> None:
+    def read_name(message, offset):
+        return ref.read_name(message, offset)[:-1]
+
+    assert "ending with a dot" in _hint_of(ex.READ_NAME, read_name)
+
+
+def test_read_name_returning_the_offset_too() -> None:
+    def read_name(message, offset):
+        return ref.read_name(message, offset), offset
+
+    assert "only the name" in _hint_of(ex.READ_NAME, read_name)
