@@ -21,6 +21,8 @@ _EXPORTS: dict[str, str] = {
     "parse_message": "dnswire",
     "record_text": "dnswire",
     "reverse_pointer": "dnswire",
+    # doctor
+    "doctor": "doctor",
     # events
     "Event": "events",
     "EventLog": "events",
