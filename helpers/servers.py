@@ -66,8 +66,9 @@ class BackgroundServer:
     (with tracebacks); ``raise_errors()`` raises the first of them in the cell.
     """
 
-    def __init__(self, name: str, host: str, asked_port: int):
+    def __init__(self, name: str, host: str, asked_port: int, protocol: str = "tcp"):
         self.name = name
+        self.protocol = protocol
         self.host = host
         self.port = asked_port
         self.busy_port: int | None = None
@@ -372,7 +373,7 @@ def serve_datagrams(name: str, handler: Callable[[bytes, Any], bytes | None], po
     """
     _check_callable("handler", handler)
     stop_server(name)
-    server = BackgroundServer(name, host, port)
+    server = BackgroundServer(name, host, port, protocol="udp")
     sock, busy = _bind_with_fallback(lambda p: _open_udp(host, p), port)
     server.events.record("bind", sock.getsockname(), note="udp")
     return _launch(server, sock, port, busy, server._run_datagrams, handler, drop)
