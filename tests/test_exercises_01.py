@@ -1,0 +1,183 @@
+"""Notebook 01's exercises: the reference solutions pass, typical wrong answers get their hint."""
+
+from __future__ import annotations
+
+import struct
+
+import pytest
+from solutions import exercises_01 as reference
+
+from helpers.exercises import check
+from helpers.exercises_01 import IPV4_CHECKSUM, PLACE_PROTOCOLS, UDP_HEADER
+from helpers.packets import internet_checksum, udp_header
+
+EXERCISES = {
+    "ipv4_checksum": (IPV4_CHECKSUM, reference.ipv4_checksum),
+    "layer_of": (PLACE_PROTOCOLS, reference.layer_of),
+    "udp_header": (UDP_HEADER, reference.udp_header),
+}
+
+
+def hint_of(exercise, text: str) -> str:
+    """The hint of ``exercise`` that contains ``text`` (fails if none or several do)."""
+    found = [m.hint for m in exercise.mistakes if text in m.hint]
+    assert len(found) == 1, text
+    return found[0]
+
+
+@pytest.mark.parametrize("name", EXERCISES)
+def test_reference_solution_passes(name: str) -> None:
+    exercise, solution = EXERCISES[name]
+    result = check(exercise, solution)
+    assert result.status == "passed", result.message
+
+
+@pytest.mark.parametrize("name", EXERCISES)
+def test_unsolved_says_not_solved_yet_with_the_first_hint(name: str) -> None:
+    exercise, _ = EXERCISES[name]
+
+    def unsolved(*args):
+        raise NotImplementedError
+
+    result = check(exercise, unsolved)
+    assert result.status == "not solved"
+    assert repr(result) == f"not solved yet: {exercise.title}\nHint: {exercise.first_hint}"
+
+
+def test_reference_checksums_agree_with_the_helper() -> None:
+    for case in IPV4_CHECKSUM.cases():
+        header = case.args[0]
+        assert len(header) == 20 and header[10:12] == b"\x00\x00"
+        assert case.expected == internet_checksum(header)
+        full = header[:10] + struct.pack("!H", case.expected) + header[12:]
+        assert internet_checksum(full) == 0
+    # the helper's example checksum for the lesson's packet
+    assert IPV4_CHECKSUM.cases()[0].expected == 0x2A88
+
+
+# ---- IPv4 checksum: wrong answers ----
+
+def checksum_without_fold(header: bytes) -> int:
+    return ~sum(struct.unpack("!10H", header)) & 0xFFFF
+
+
+def checksum_folded_once(header: bytes) -> int:
+    total = sum(struct.unpack("!10H", header))
+    total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+def checksum_little_endian(header: bytes) -> int:
+    total = sum(struct.unpack("<10H", header))
+    while total > 0xFFFF:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+def checksum_not_complemented(header: bytes) -> int:
+    total = sum(struct.unpack("!10H", header))
+    while total > 0xFFFF:
+        total = (total & 0xFFFF) + (total >> 16)
+    return total
+
+
+def checksum_of_bytes(header: bytes) -> int:
+    return ~sum(header) & 0xFFFF
+
+
+def checksum_as_bytes(header: bytes) -> bytes:
+    return struct.pack("!H", reference.ipv4_checksum(header))
+
+
+@pytest.mark.parametrize(
+    ("wrong", "hint_text", "case_label"),
+    [
+        (checksum_without_fold, "Fold the carry", "the 'ПАЛИНДРОМ' packet"),
+        (checksum_folded_once, "Fold again", "a sum that carries twice"),
+        (checksum_little_endian, "Wrong byte order", "the 'ПАЛИНДРОМ' packet"),
+        (checksum_not_complemented, "one's complement", "the 'ПАЛИНДРОМ' packet"),
+        (checksum_of_bytes, "not single bytes", "the 'ПАЛИНДРОМ' packet"),
+        (checksum_as_bytes, "as an int", "the 'ПАЛИНДРОМ' packet"),
+    ],
+)
+def test_checksum_mistakes_get_their_hint(wrong, hint_text: str, case_label: str) -> None:
+    result = check(IPV4_CHECKSUM, wrong)
+    assert result.status == "failed"
+    assert result.case is not None and result.case.label == case_label
+    assert result.hint == hint_of(IPV4_CHECKSUM, hint_text)
+    assert f"Hint: {result.hint}" in repr(result)
+
+
+# ---- protocols on layers: wrong answers ----
+
+def shifted(mapping: dict[str, int]):
+    def layer_of(protocol: str) -> int:
+        return mapping.get(protocol, reference.layer_of(protocol))
+    return layer_of
+
+
+@pytest.mark.parametrize(
+    ("wrong", "hint_text"),
+    [
+        (shifted({"TCP": 3, "UDP": 3}), "TCP and UDP carry data"),
+        (shifted({"IP": 4}), "IP routes packets"),
+        (shifted({"Ethernet": 1}), "Ethernet, PPP and ATM"),
+        (shifted({"HTTP": 4}), "each serve one kind of application"),
+        (lambda protocol: 8 - reference.layer_of(protocol), "numbered from the bottom"),
+        (lambda protocol: {2: "Data link"}.get(reference.layer_of(protocol), "x"), "not its name"),
+        (lambda protocol: {"Ethernet": 2}[protocol], "Every protocol of the cases"),
+    ],
+)
+def test_layer_mistakes_get_their_hint(wrong, hint_text: str) -> None:
+    result = check(PLACE_PROTOCOLS, wrong)
+    assert result.status in ("failed", "error")
+    assert result.hint == hint_of(PLACE_PROTOCOLS, hint_text)
+
+
+# ---- UDP header: wrong answers ----
+
+def udp_little_endian(message: str, src_port: int, dst_port: int) -> bytes:
+    return struct.pack("<HHHH", src_port, dst_port, 8 + len(message.encode()), 0)
+
+
+def udp_without_header_length(message: str, src_port: int, dst_port: int) -> bytes:
+    return struct.pack("!HHHH", src_port, dst_port, len(message.encode()), 0)
+
+
+def udp_length_in_characters(message: str, src_port: int, dst_port: int) -> bytes:
+    return struct.pack("!HHHH", src_port, dst_port, 8 + len(message), 0)
+
+
+def udp_with_message(message: str, src_port: int, dst_port: int) -> bytes:
+    return reference.udp_header(message, src_port, dst_port) + message.encode()
+
+
+def udp_with_str(message: str, src_port: int, dst_port: int) -> bytes:
+    return struct.pack("!HH", src_port, dst_port) + message
+
+
+def udp_three_fields(message: str, src_port: int, dst_port: int) -> bytes:
+    return struct.pack("!HHH", src_port, dst_port, 8 + len(message.encode()))
+
+
+@pytest.mark.parametrize(
+    ("wrong", "hint_text"),
+    [
+        (udp_little_endian, "Wrong byte order"),
+        (udp_without_header_length, "counts the 8 header bytes"),
+        (udp_length_in_characters, "Count bytes, not characters"),
+        (udp_with_message, "without the message"),
+        (udp_with_str, "Encode the text first"),
+        (udp_three_fields, "exactly 8 bytes"),
+    ],
+)
+def test_udp_mistakes_get_their_hint(wrong, hint_text: str) -> None:
+    result = check(UDP_HEADER, wrong)
+    assert result.status in ("failed", "error")
+    assert result.hint == hint_of(UDP_HEADER, hint_text)
+
+
+def test_udp_cases_agree_with_the_helper() -> None:
+    for case in UDP_HEADER.cases():
+        text, src, dst = case.args
+        assert case.expected == udp_header(text.encode(), src_port=src, dst_port=dst)
