@@ -331,6 +331,29 @@ def parse_message(message: bytes) -> Message:
     return Message(header, questions, *sections)
 
 
+def message_parts(message: bytes) -> list[tuple[str, int, int]]:
+    """Which bytes are which: ``(part, start, end)`` for the header, each question
+    and each record ("answer", "authority", "additional"), in message order."""
+    message = bytes(message)
+    header = parse_header(message)
+    parts = [("header", 0, HEADER.size)]
+    offset = HEADER.size
+    for _ in range(header.qdcount):
+        _, end = _parse_question(message, offset)
+        parts.append(("question", offset, end))
+        offset = end
+    for part, count in (
+        ("answer", header.ancount),
+        ("authority", header.nscount),
+        ("additional", header.arcount),
+    ):
+        for _ in range(count):
+            _, end = _parse_record(message, offset)
+            parts.append((part, offset, end))
+            offset = end
+    return parts
+
+
 def record_text(record: Record) -> str:
     """The data the way a zone file writes it ("10 mail.onego.ru.", '"v=spf1 mx -all"')."""
     data = record.data

@@ -291,3 +291,14 @@ def test_reverse_pointer_agrees_with_ipaddress_and_dnspython(address) -> None:
 def test_reverse_pointer_refuses_a_name() -> None:
     with pytest.raises(ValueError):
         reverse_pointer("www.onego.ru")
+
+
+@given(replies())
+def test_message_parts_cover_the_message_in_order(reply: DNSRecord) -> None:
+    wire = bytes(reply.pack())
+    parts = dnswire.message_parts(wire)
+    assert parts[0] == ("header", 0, 12)
+    assert all(a[2] == b[1] for a, b in zip(parts, parts[1:], strict=False))
+    assert parts[-1][2] == len(wire)
+    names = [part for part, _, _ in parts]
+    assert names.count("answer") == len(reply.rr) and names.count("question") == 1
