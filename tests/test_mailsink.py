@@ -1,0 +1,504 @@
+"""helpers.mailsink: the local SMTP sink stores exactly what it accepts, and only that."""
+
+from __future__ import annotations
+
+import smtplib
+import socket
+import ssl
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from email.message import EmailMessage
+
+import pytest
+
+from helpers._registry import running_servers, stop_all
+from helpers.mailbox_store import MailStore, ReceivedMail, from_disk, to_disk
+from helpers.mailsink import MailSink, start_mail_sink
+
+TIMEOUT = 5
+HELLO = "student.local"
+LETTER = b"From: a@mail.ru\r\nTo: rnd@onego.ru\r\nSubject: hi\r\n\r\nhello\r\n"
+
+
+@pytest.fixture(autouse=True)
+def clean_registry():
+    yield
+    stop_all()
+    assert not [t for t in threading.enumerate() if t.name.startswith("helpers-server-")]
+
+
+@pytest.fixture
+def sink():
+    return start_mail_sink("test")
+
+
+def client(sink: MailSink, host: str = "127.0.0.1") -> smtplib.SMTP:
+    return smtplib.SMTP(host, sink.port, local_hostname=HELLO, timeout=TIMEOUT)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Raw:
+    """A raw-socket SMTP client for what smtplib will not send."""
+
+    def __init__(self, sink: MailSink, timeout: float = 2.0):
+        self.sock = socket.create_connection(sink.address, timeout=timeout)
+        self.file = self.sock.makefile("rb")
+        self.greeting = self.reply()
+
+    def reply(self) -> list[bytes]:
+        lines = []
+        while True:
+            line = self.file.readline()
+            if not line:
+                raise ConnectionError("closed")
+            lines.append(line.rstrip(b"\r\n"))
+            if line[3:4] != b"-":
+                return lines
+
+    def send(self, data: bytes) -> list[bytes]:
+        self.sock.sendall(data)
+        return self.reply()
+
+    def code(self, data: bytes) -> int:
+        return int(self.send(data)[-1][:3])
+
+    def close(self) -> None:
+        self.file.close()
+        self.sock.close()
+
+
+def send_ok(sink: MailSink) -> None:
+    """A plain delivery that must still work after whatever a test did to the sink."""
+    before = len(sink.messages)
+    with client(sink) as c:
+        assert c.sendmail("a@mail.ru", ["rnd@onego.ru"], LETTER) == {}
+    assert len(sink.messages) == before + 1
+
+
+# -- starting, stopping, the status line -------------------------------------
+
+
+def test_one_status_line_and_nothing_else_printed(capfd):
+    sink = start_mail_sink("quiet", tls=True, users={"u": "p"})
+    with client(sink) as c:
+        c.sendmail("a@mail.ru", ["rnd@onego.ru"], LETTER)
+        c.starttls(context=ssl.create_default_context(cadata=sink.ca_pem))
+        c.ehlo()
+        with pytest.raises(smtplib.SMTPAuthenticationError):
+            c.login("u", "wrong")
+        c.login("u", "p")
+    raw = Raw(sink)
+    raw.send(b"BOGUS\r\n")
+    raw.send(b"DATA\r\n")
+    raw.close()
+    sink.wait_for(1)
+    sink.stop()
+    out, err = capfd.readouterr()
+    assert out == f"quiet sink on 127.0.0.1:{sink.port}\n"
+    assert err == ""
+
+
+def test_port_zero_asked_port_busy_port_and_rerun_replaces(capfd):
+    port = free_port()
+    first = start_mail_sink("same", port)
+    assert first.port == port and first.busy_port is None
+    second = start_mail_sink("same", port)  # a re-run: the old one must let go of the port
+    assert not first.running and second.running and second.port == port
+    assert running_servers().count(second) == 1 and first not in running_servers()
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        busy = holder.getsockname()[1]
+        third = start_mail_sink("other", busy)
+        assert third.port != busy and third.busy_port == busy
+    lines = capfd.readouterr().out.splitlines()
+    assert lines == [
+        f"same sink on 127.0.0.1:{port}",
+        f"same sink on 127.0.0.1:{port}",
+        f"other sink on 127.0.0.1:{third.port} ({busy} was busy)",
+    ]
+    send_ok(second)
+    send_ok(third)
+
+
+def test_stop_frees_the_port_and_is_idempotent():
+    sink = start_mail_sink("stopper")
+    port = sink.port
+    sink.stop()
+    sink.stop()
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    again = MailSink("stopper", port).start()
+    assert again.port == port and again.busy_port is None
+    send_ok(again)
+
+
+def test_readiness_probe_is_not_a_session(sink):
+    assert sink.transcripts == []
+    assert not [e for e in sink.events if e.kind in ("connect", "reply", "command")]
+
+
+def test_stop_closes_open_sessions():
+    sink = start_mail_sink("open")
+    raw = Raw(sink)
+    raw.send(b"EHLO x\r\n")
+    sink.stop()
+    assert raw.file.readline() == b""  # the sink hung up instead of leaving the client hanging
+    raw.close()
+    assert sink.transcripts[0].lines[-1] == ("--", "connection closed")
+
+
+# -- storing ----------------------------------------------------------------
+
+
+def test_accepted_means_stored_at_once(sink):
+    with client(sink) as c:
+        c.sendmail("a@mail.ru", ["rnd@onego.ru", "RND2@ONEGO.RU"], LETTER)
+        # no wait_for: the 250 after DATA came only once the message was stored
+        assert len(sink.messages) == 1
+    mail = sink.messages[0]
+    assert mail.raw == LETTER
+    assert (mail.mail_from, mail.rcpt_tos) == ("a@mail.ru", ("rnd@onego.ru", "RND2@ONEGO.RU"))
+    assert mail.peer.startswith("127.0.0.1:") and abs(mail.time - time.time()) < 5
+    assert mail.message["Subject"] == "hi" and mail.body == "hello\n"
+    assert not mail.tls and mail.login is None
+
+
+def test_500_messages_from_10_concurrent_clients_stored_exactly(sink):
+    def one_client(number: int) -> list[bytes]:
+        sent = []
+        with client(sink) as c:
+            for i in range(50):
+                body = f"client {number} message {i} ".encode() * (1 + (number * 50 + i) % 40)
+                raw = b"Subject: %d/%d\r\n\r\n" % (number, i) + body + b"\r\n"
+                c.sendmail(f"c{number}@mail.ru", ["rnd@onego.ru"], raw)
+                sent.append(raw)
+        return sent
+
+    with ThreadPoolExecutor(10) as pool:
+        sent = [raw for batch in pool.map(one_client, range(10)) for raw in batch]
+    stored = sink.wait_for(500)
+    assert len(stored) == 500
+    assert sorted(m.raw for m in stored) == sorted(sent)
+    assert sum(len(m.raw) for m in stored) == sum(map(len, sent))
+    assert len(sink.transcripts) == 10
+
+
+def test_maildir_kept_across_stop_and_start(tmp_path):
+    folder = tmp_path / "Maildir"
+    sink = start_mail_sink("kept", maildir=folder)
+    cp1251 = "Привет".encode("cp1251")
+    header = b"Subject: 8bit\r\nContent-Type: text/plain; charset=windows-1251\r\n\r\n"
+    letters = [LETTER, header + cp1251 + b"\r\n", b"Subject: dots\r\n\r\n.x\r\n"]
+    with client(sink) as c:
+        for raw in letters:
+            c.sendmail("a@mail.ru", ["rnd@onego.ru"], raw)
+    before = sink.messages
+    sink.stop()
+    assert len(list((folder / "new").iterdir())) == 3
+
+    again = start_mail_sink("kept", maildir=folder)  # as after a kernel restart
+    after = again.messages
+    assert [m.raw for m in after] == letters
+    assert [(m.mail_from, m.rcpt_tos, m.peer, m.time) for m in after] == [
+        (m.mail_from, m.rcpt_tos, m.peer, m.time) for m in before
+    ]
+    assert after[1].body == "Привет\n"
+    send_ok(again)
+    again.stop()
+    again.start()  # the same object started again reads the folder again
+    assert len(again.messages) == 4
+    again.clear()
+    assert again.messages == [] and list((folder / "new").iterdir()) == []
+
+
+def test_maildir_file_format_round_trip():
+    mail = ReceivedMail(
+        "ю@onego.ru", ("rnd@onego.ru",), "127.0.0.1:1", 1.5, LETTER, ("SMTPUTF8",), "student", True
+    )
+    data = to_disk(mail)
+    assert data.split(b"\n", 1)[0].isascii() and b"\r\n" not in data
+    assert from_disk(data) == mail
+    with pytest.raises(ValueError):
+        from_disk(b"Subject: not ours\n\nbody\n")
+
+
+def test_foreign_messages_in_the_maildir_are_skipped(tmp_path):
+    import mailbox
+
+    box = mailbox.Maildir(tmp_path / "m", create=True)
+    box.add(b"Subject: from another program\n\nhi\n")
+    assert len(MailStore(tmp_path / "m")) == 0
+
+
+def test_storage_failure_answers_451_and_stores_nothing(sink):
+    def broken(mail):
+        raise OSError("disk full")
+
+    sink.mailbox.add = broken
+    with client(sink) as c, pytest.raises(smtplib.SMTPDataError) as caught:
+        c.sendmail("a@mail.ru", ["rnd@onego.ru"], LETTER)
+    assert caught.value.smtp_code == 451
+    assert sink.messages == [] and isinstance(sink.errors[0], OSError)
+    with pytest.raises(OSError):
+        sink.raise_errors()
+
+
+def test_wait_for_times_out_quickly(sink):
+    started = time.monotonic()
+    with pytest.raises(TimeoutError, match="found 0"):
+        sink.wait_for(1, timeout=0.1)
+    assert time.monotonic() - started < 1
+
+
+# -- faults, relaying, size --------------------------------------------------
+
+
+def test_refused_recipient_550_and_partial_refusal(sink):
+    with sink.faults(refuse_recipients={"Ghost@onego.ru"}):
+        with client(sink) as c:
+            with pytest.raises(smtplib.SMTPRecipientsRefused) as caught:
+                c.sendmail("a@mail.ru", ["ghost@onego.ru"], LETTER)
+            assert caught.value.recipients["ghost@onego.ru"][0] == 550
+            refused = c.sendmail("a@mail.ru", ["ghost@onego.ru", "rnd@onego.ru"], LETTER)
+    assert refused == {"ghost@onego.ru": (550, b"<ghost@onego.ru>: no such user here")}
+    assert [m.rcpt_tos for m in sink.messages] == [("rnd@onego.ru",)]
+    assert sink.active_faults.refuse_recipients == frozenset()  # the with block restored them
+
+
+def test_refused_sender_553(sink):
+    sink.faults(refuse_senders={"spam@mail.ru"})
+    with client(sink) as c, pytest.raises(smtplib.SMTPSenderRefused) as caught:
+        c.sendmail("spam@mail.ru", ["rnd@onego.ru"], LETTER)
+    assert caught.value.smtp_code == 553
+    sink.faults()
+    send_ok(sink)
+    assert len(sink.messages) == 1
+
+
+def test_temporary_failure_451(sink):
+    with sink.faults(temporary_failure=True), client(sink) as c:
+        with pytest.raises(smtplib.SMTPDataError) as caught:
+            c.sendmail("a@mail.ru", ["rnd@onego.ru"], LETTER)
+    assert caught.value.smtp_code == 451 and sink.messages == []
+    send_ok(sink)
+
+
+def test_drop_after_data_disconnects_and_stores_nothing(sink):
+    with sink.faults(drop_after_data=True), client(sink) as c:
+        with pytest.raises(smtplib.SMTPServerDisconnected):
+            c.sendmail("a@mail.ru", ["rnd@onego.ru"], LETTER)
+    assert sink.messages == []
+    assert "250" not in str(sink.transcripts[0]).split("C: .")[1]
+    send_ok(sink)
+
+
+def test_size_limit_552_declared_and_undeclared(sink):
+    big = b"Subject: big\r\n\r\n" + (b"x" * 78 + b"\r\n") * 30
+    with sink.faults(size_limit=1000):
+        with client(sink) as c:
+            c.ehlo()
+            assert c.esmtp_features["size"] == "1000"
+            with pytest.raises(smtplib.SMTPSenderRefused) as declared:
+                c.sendmail("a@mail.ru", ["rnd@onego.ru"], big)  # smtplib sends SIZE=...
+            assert declared.value.smtp_code == 552
+            c.rset()
+            assert c.mail("a@mail.ru")[0] == 250  # no SIZE: the server learns it in DATA
+            assert c.rcpt("rnd@onego.ru")[0] == 250
+            assert c.data(big)[0] == 552
+    assert sink.messages == []
+    send_ok(sink)
+
+
+def test_never_relays_but_takes_postmaster(sink):
+    with client(sink) as c:
+        with pytest.raises(smtplib.SMTPRecipientsRefused) as caught:
+            c.sendmail("a@onego.ru", ["someone@gmail.com"], LETTER)
+        code, text = caught.value.recipients["someone@gmail.com"]
+        assert code == 550 and b"relay" in text
+        assert c.sendmail("a@mail.ru", ["Postmaster"], LETTER) == {}
+        assert c.sendmail("a@mail.ru", ["info@EXAMPLE.com"], LETTER) == {}
+    assert [m.rcpt_tos for m in sink.messages] == [("Postmaster",), ("info@EXAMPLE.com",)]
+
+
+# -- TLS and AUTH --------------------------------------------------------------
+
+
+def test_starttls_checks_host_name_and_auth_only_over_tls():
+    sink = start_mail_sink("tls", tls=True, users={"student": "secret"})
+    trusting = ssl.create_default_context(cadata=sink.ca_pem)
+    assert trusting.check_hostname and trusting.verify_mode == ssl.CERT_REQUIRED
+    with client(sink, "localhost") as c:
+        c.ehlo()
+        assert c.has_extn("starttls") and not c.has_extn("auth")
+        with pytest.raises(smtplib.SMTPNotSupportedError):
+            c.login("student", "secret")
+        assert c.starttls(context=trusting)[0] == 220
+        c.ehlo()
+        assert c.esmtp_features["auth"].split() == ["LOGIN", "PLAIN"]
+        assert not c.has_extn("starttls")
+        assert c.login("student", "secret")[0] == 235
+        c.sendmail("student@mail.ru", ["rnd@onego.ru"], LETTER)
+    mail = sink.messages[0]
+    assert mail.tls and mail.login == "student"
+    text = str(sink.transcripts[0])
+    assert "-- TLS started" in text and "AUTH PLAIN ********" in text and "secret" not in text
+    assert not [e for e in sink.events if b"secret" in e.data or "c2VjcmV0" in e.note]
+
+
+def test_auth_login_and_wrong_password():
+    sink = start_mail_sink("tls", tls=True, users={"student": "secret"})
+    context = ssl.create_default_context(cadata=sink.ca_pem)
+    with client(sink) as c:  # 127.0.0.1 is in the certificate too
+        c.starttls(context=context)
+        c.ehlo()
+        c.user, c.password = "student", "wrong"
+        with pytest.raises(smtplib.SMTPAuthenticationError) as caught:
+            c.auth("LOGIN", c.auth_login)
+        assert caught.value.smtp_code == 535
+        c.password = "secret"
+        assert c.auth("LOGIN", c.auth_login)[0] == 235
+    assert "[AUTH response hidden]" in str(sink.transcripts[0])
+
+
+def test_certificate_is_checked_for_real():
+    sink = start_mail_sink("tls", tls=True)
+    with client(sink) as c, pytest.raises(ssl.SSLCertVerificationError):
+        c.starttls(context=ssl.create_default_context())  # the system CAs do not know it
+    trusting = ssl.create_default_context(cadata=sink.ca_pem)
+    with socket.create_connection(sink.address, timeout=TIMEOUT) as sock:
+        raw = sock.makefile("rb")
+        raw.readline()
+        sock.sendall(b"EHLO x\r\n")
+        while raw.readline()[3:4] == b"-":
+            pass
+        sock.sendall(b"STARTTLS\r\n")
+        assert raw.readline().startswith(b"220")
+        with pytest.raises(ssl.SSLCertVerificationError, match="mismatch"):
+            trusting.wrap_socket(sock, server_hostname="www.onego.ru")
+    send_ok(sink)
+
+
+def test_without_tls_no_starttls_and_no_ca(sink):
+    with client(sink) as c:
+        c.ehlo()
+        assert not c.has_extn("starttls") and not c.has_extn("auth")
+        assert c.has_extn("smtputf8") and c.has_extn("8bitmime") and c.has_extn("size")
+    with pytest.raises(RuntimeError, match="tls=True"):
+        _ = sink.ca_pem
+
+
+# -- what clients get wrong ---------------------------------------------------
+
+
+def test_malformed_commands_get_errors_and_the_sink_keeps_serving(sink):
+    raw = Raw(sink)
+    assert raw.greeting == [b"220 mail.onego.ru ESMTP course mail sink"]
+    assert raw.code(b"MAIL FROM:<a@mail.ru>\r\n") == 503  # before HELO
+    assert raw.code(b"HELO\r\n") == 501
+    assert raw.code(b"EHLO x\r\n") == 250
+    assert raw.code(b"MAIL FROM:<<bad>>\r\n") in (501, 553)
+    assert raw.code(b"RCPT TO:<rnd@onego.ru>\r\n") == 503  # no MAIL yet
+    assert raw.code(b"DATA\r\n") == 503
+    assert raw.code(b"\xff\xfe\r\n") == 500
+    assert raw.code(b"X" * 2000 + b"\r\n") == 500
+    assert raw.code(b"NOOP\r\n") == 250  # still in step after the over-long line
+    raw.close()
+    text = str(sink.transcripts[0])
+    assert "C: \\xff\\xfe" in text and "[over-long line, cut]" in text
+    send_ok(sink)
+
+
+def test_bare_lf(sink):
+    raw = Raw(sink)
+    assert raw.code(b"EHLO x\n") == 250  # commands: bare LF is tolerated
+    assert raw.code(b"MAIL FROM:<a@mail.ru>\n") == 250
+    assert raw.code(b"RCPT TO:<rnd@onego.ru>\n") == 250
+    assert raw.code(b"DATA\n") == 354
+    # A message that ends with LF.LF never ends: only CRLF.CRLF does (no smuggling).
+    raw.sock.sendall(b"Subject: lf\n\nbody\n.\n")
+    raw.sock.settimeout(0.3)
+    with pytest.raises(TimeoutError):
+        raw.file.readline()
+    raw.close()
+    # Bare LF inside a message that ends properly is kept as sent.
+    lf_inside = b"Subject: mixed\r\n\r\none\ntwo\r\n"
+    with client(sink) as c:
+        c.sendmail("a@mail.ru", ["rnd@onego.ru"], lf_inside)
+    assert [m.raw for m in sink.messages] == [lf_inside]
+
+
+def test_8bit_data_and_non_ascii_address(sink):
+    cp1251 = b"Subject: 8bit\r\n\r\n" + "Привет, Python!".encode("cp1251") + b"\r\n"
+    with client(sink) as c:
+        c.sendmail("a@mail.ru", ["rnd@onego.ru"], cp1251, mail_options=["BODY=8BITMIME"])
+        message = EmailMessage()
+        message["From"] = "студент@mail.ru"
+        message["To"] = "лектор@onego.ru"
+        message["Subject"] = "Тема"
+        message.set_content("Текст")
+        c.send_message(message)  # asks for SMTPUTF8 by itself
+    first, second = sink.wait_for(2)
+    assert first.raw == cp1251 and "BODY=8BITMIME" in first.mail_options
+    assert second.mail_from == "студент@mail.ru" and second.rcpt_tos == ("лектор@onego.ru",)
+    assert "SMTPUTF8" in second.mail_options
+    assert second.subject == "Тема" and second.body == "Текст\n"
+
+
+def test_client_disconnecting_mid_data_stores_nothing(sink):
+    raw = Raw(sink)
+    raw.send(b"EHLO x\r\n")
+    raw.send(b"MAIL FROM:<a@mail.ru>\r\n")
+    raw.send(b"RCPT TO:<rnd@onego.ru>\r\n")
+    assert raw.code(b"DATA\r\n") == 354
+    raw.sock.sendall(b"Subject: cut\r\n\r\nhalf a mess")
+    raw.close()
+    sink.events.wait_for("close")
+    assert sink.messages == []
+    assert "-- incomplete message discarded" in str(sink.transcripts[0])
+    send_ok(sink)
+
+
+def test_transcript_reads_the_same_everywhere(sink):
+    with client(sink) as c:
+        c.sendmail("a@mail.ru", ["rnd@onego.ru"], LETTER)
+    sink.events.wait_for("close")
+    assert str(sink.transcripts[0]) == "\n".join(
+        [
+            "-- connection opened",
+            "S: 220 mail.onego.ru ESMTP course mail sink",
+            "C: ehlo student.local",
+            "S: 250-mail.onego.ru",
+            "S: 250-SIZE 10485760",
+            "S: 250-8BITMIME",
+            "S: 250-SMTPUTF8",
+            "S: 250 HELP",
+            f"C: mail FROM:<a@mail.ru> size={len(LETTER)}",
+            "S: 250 OK",
+            "C: rcpt TO:<rnd@onego.ru>",
+            "S: 250 OK",
+            "C: data",
+            "S: 354 End data with <CR><LF>.<CR><LF>",
+            f"C: [message data: {len(LETTER)} bytes in 5 lines]",
+            "C: .",
+            "S: 250 OK: message stored",
+            "C: QUIT",
+            "S: 221 Bye",
+            "-- connection closed",
+        ]
+    )
+    assert sink.messages[0].transcript == str(sink.transcripts[0])
+
+
+def test_clear_empties_mailbox_transcripts_and_events(sink):
+    send_ok(sink)
+    sink.events.wait_for("close")
+    sink.clear()
+    assert sink.messages == [] and sink.transcripts == [] and len(sink.events) == 0
+    assert "mailbox" in str(sink.mailbox)
