@@ -12,10 +12,14 @@ The helper hands the lesson's server code a real listening socket (a
 Underneath, the file descriptor is always non-blocking; the timeout the
 lesson's code sets with ``settimeout``/``setblocking`` is kept separately and
 honoured by the sliced waits (``TimeoutError`` after it, as a plain socket does).
+
+The functions at the end open the servers' sockets: loopback, exclusive ports,
+and a free port instead of a busy one.
 """
 
 from __future__ import annotations
 
+import errno
 import select
 import socket
 import threading
@@ -27,6 +31,8 @@ from typing import Any, TypeVar
 from helpers.events import EventLog, format_peer
 
 SLICE = 0.1  # seconds between looks at the stop flag
+# EADDRINUSE everywhere; on Windows an exclusively held port gives WSAEACCES.
+_BUSY = {errno.EADDRINUSE, errno.EACCES, 10013, 10048}
 _T = TypeVar("_T")
 
 
@@ -237,3 +243,44 @@ def open_listener(
         raise
     listener._setup(tracker)
     return listener
+
+
+def family_of(host: str) -> int:
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
+def bind_with_fallback(
+    open_socket: Callable[[int], socket.socket], port: int
+) -> tuple[socket.socket, bool]:
+    """Bind the asked port; if someone else holds it, any free port. True = fell back."""
+    try:
+        return open_socket(port), False
+    except OSError as error:
+        if port == 0 or error.errno not in _BUSY:
+            raise
+    return open_socket(0), True
+
+
+def open_datagram_socket(host: str, port: int) -> socket.socket:
+    sock = socket.socket(family_of(host), socket.SOCK_DGRAM)
+    try:
+        # No SO_REUSEADDR for UDP: on Linux it lets two sockets share a port
+        # and the newer one silently steals the other's datagrams.
+        exclusive = getattr(socket, "SO_EXCLUSIVEADDRUSE", None)
+        if exclusive is not None:
+            sock.setsockopt(socket.SOL_SOCKET, exclusive, 1)
+        sock.bind((host, port))
+        sock.settimeout(SLICE)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def poke(address: tuple[str, int]) -> None:
+    """Connect and hang up: wakes a select() on a listener where shutdown() does not."""
+    try:
+        with socket.create_connection(address, timeout=0.2):
+            pass
+    except OSError:
+        pass

@@ -31,7 +31,7 @@ from typing import Any
 LOCAL_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"})
 
 _WHY = (
-    "the course runs offline and no cell may reach outside loopback (127.0.0.0/8, ::1, "
+    "The course runs offline: no cell may reach outside loopback (127.0.0.0/8, ::1, "
     "localhost), because the addresses in the source belong to real people and hosts. "
     "Course names such as www.onego.ru are answered by the course's own name server "
     "through the helpers. To reach the network on purpose, call helpers.disable_guard() first."
@@ -93,7 +93,7 @@ def _refuse(action: str, target: Any) -> NetworkGuardError:
     host = target[0] if isinstance(target, tuple) and target else target
     if host in ("", b"", "0.0.0.0", "::", None) and action == "bind":
         return NetworkGuardError(f"bind to {target!r} refused: {_ALL_INTERFACES}. {_WHY}")
-    return NetworkGuardError(f"{action} {target!r} refused: {_WHY}")
+    return NetworkGuardError(f"{action} {target!r} refused. {_WHY}")
 
 
 def _check_address(action: str, sock: Any, address: Any) -> None:

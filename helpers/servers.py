@@ -25,7 +25,6 @@ one status line (``reverse server on 127.0.0.1:33333``, or with
 from __future__ import annotations
 
 import atexit
-import errno
 import socket
 import threading
 import time
@@ -39,7 +38,11 @@ from helpers._tracking import (
     TrackedConnection,
     TrackedListener,
     Tracker,
+    bind_with_fallback,
+    family_of,
+    open_datagram_socket,
     open_listener,
+    poke,
 )
 from helpers.events import EventLog, format_peer
 
@@ -54,10 +57,6 @@ __all__ = [
     "stop_all",
     "stop_server",
 ]
-
-# EADDRINUSE everywhere; on Windows an exclusively held port gives WSAEACCES.
-_BUSY = {errno.EADDRINUSE, errno.EACCES, 10013, 10048}
-
 
 class BackgroundServer:
     """A server running in daemon threads; its repr is its status line.
@@ -156,7 +155,7 @@ class BackgroundServer:
         for sock in self._sockets:
             if isinstance(sock, TrackedListener):
                 _quietly(sock.shutdown, socket.SHUT_RDWR)  # wakes accept() on Linux
-                _poke(self.address)  # and everywhere else
+                poke(self.address)  # and everywhere else
 
     def _release(self) -> None:
         for conn in self._tracker.open_connections():
@@ -184,7 +183,8 @@ class BackgroundServer:
             except BaseException as error:
                 if self._stopping():
                     return
-                self._record_error(error)
+                open_now = self._tracker.open_connections()
+                self._record_error(error, open_now[0].peer if len(open_now) == 1 else None)
                 self._end_connections("closed by the helper after the error")
                 if failed_before and listener.accepted == accepted_before:
                     self._end_after_return(
@@ -267,30 +267,6 @@ def _quietly(call: Callable[..., Any], *args: Any) -> None:
         pass
 
 
-def _poke(address: tuple[str, int]) -> None:
-    """Connect and hang up: wakes a select() on a listener where shutdown() does not."""
-    try:
-        with socket.create_connection(address, timeout=0.2):
-            pass
-    except OSError:
-        pass
-
-
-def _family(host: str) -> int:
-    return socket.AF_INET6 if ":" in host else socket.AF_INET
-
-
-def _bind_with_fallback(open_socket: Callable[[int], socket.socket], port: int
-                        ) -> tuple[socket.socket, bool]:
-    """Bind the asked port; if someone else holds it, any free port. True = fell back."""
-    try:
-        return open_socket(port), False
-    except OSError as error:
-        if port == 0 or error.errno not in _BUSY:
-            raise
-    return open_socket(0), True
-
-
 def _launch(server: BackgroundServer, sock: socket.socket, asked_port: int, busy: bool,
             runner: Callable[..., None], *args: Any) -> BackgroundServer:
     server.port = sock.getsockname()[1]
@@ -322,8 +298,8 @@ def serve(name: str, server_function: Callable[[socket.socket], Any], port: int 
     _check_callable("server_function", server_function)
     stop_server(name)
     server = BackgroundServer(name, host, port)
-    listener, busy = _bind_with_fallback(
-        lambda p: open_listener(server._tracker, host, p, backlog, _family(host)), port
+    listener, busy = bind_with_fallback(
+        lambda p: open_listener(server._tracker, host, p, backlog, family_of(host)), port
     )
     server.events.record("listen", listener.getsockname(), note=f"backlog {backlog}")
     return _launch(server, listener, port, busy, server._run_whole, server_function)
@@ -339,27 +315,11 @@ def serve_each(name: str, handler: Callable[[socket.socket, Any], Any], port: in
     _check_callable("handler", handler)
     stop_server(name)
     server = BackgroundServer(name, host, port)
-    listener, busy = _bind_with_fallback(
-        lambda p: open_listener(server._tracker, host, p, backlog, _family(host)), port
+    listener, busy = bind_with_fallback(
+        lambda p: open_listener(server._tracker, host, p, backlog, family_of(host)), port
     )
     server.events.record("listen", listener.getsockname(), note=f"backlog {backlog}")
     return _launch(server, listener, port, busy, server._run_each, handler)
-
-
-def _open_udp(host: str, port: int) -> socket.socket:
-    sock = socket.socket(_family(host), socket.SOCK_DGRAM)
-    try:
-        # No SO_REUSEADDR for UDP: on Linux it lets two sockets share a port
-        # and the newer one silently steals the other's datagrams.
-        exclusive = getattr(socket, "SO_EXCLUSIVEADDRUSE", None)
-        if exclusive is not None:
-            sock.setsockopt(socket.SOL_SOCKET, exclusive, 1)
-        sock.bind((host, port))
-        sock.settimeout(SLICE)
-    except BaseException:
-        sock.close()
-        raise
-    return sock
 
 
 def serve_datagrams(name: str, handler: Callable[[bytes, Any], bytes | None], port: int = 33333,
@@ -374,7 +334,7 @@ def serve_datagrams(name: str, handler: Callable[[bytes, Any], bytes | None], po
     _check_callable("handler", handler)
     stop_server(name)
     server = BackgroundServer(name, host, port, protocol="udp")
-    sock, busy = _bind_with_fallback(lambda p: _open_udp(host, p), port)
+    sock, busy = bind_with_fallback(lambda p: open_datagram_socket(host, p), port)
     server.events.record("bind", sock.getsockname(), note="udp")
     return _launch(server, sock, port, busy, server._run_datagrams, handler, drop)
 

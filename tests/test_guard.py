@@ -63,7 +63,7 @@ def test_connect_outside_is_refused_before_anything_leaves(guarded):
         with pytest.raises(NetworkGuardError) as caught:
             s.connect(OUTSIDE)
     message = str(caught.value)
-    assert message.startswith("connect to ('192.0.2.1', 80) refused: the course runs offline")
+    assert message.startswith("connect to ('192.0.2.1', 80) refused. The course runs offline")
     assert "helpers.disable_guard()" in message and "www.onego.ru" in message
     assert isinstance(caught.value, OSError)
     with pytest.raises(NetworkGuardError, match="look-up of '192.0.2.1' refused"):

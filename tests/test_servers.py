@@ -157,6 +157,7 @@ def test_raising_server_function_is_recorded_quietly_and_keeps_serving(capfd):
     assert ask(server.address, b"ok") == b"ko"
     error = server.events.wait_for("error")[0]
     assert error.note == "ValueError: cannot reverse boom"
+    assert error.peer.startswith("127.0.0.1:")
     assert [e.kind for e in server.events.events].count("restart") == 1
     assert isinstance(server.errors[0], ValueError)
     with pytest.raises(ValueError, match="cannot reverse boom"):
