@@ -1,10 +1,10 @@
-"""Notebook 04's exercises: DNS names and headers by hand, checked by ``helpers.check``.
+"""Notebook 04's exercises: DNS names, headers and record data by hand, with automatic checks.
 
 Each is data (cases, a first hint, hints for the usual mistakes); the notebook
 stores the student's functions unsolved and checks them with
-``helpers.check(exercises_04.ENCODE_NAME, encode_name)``. Every expected value
-is the course's tested reference (``helpers.dnswire``), so the exercises and
-the lesson can never disagree.
+``helpers.check(exercises_04.ENCODE_NAME, encode_name)``. Expected names and
+addresses come from the course's tested reference (``helpers.dnswire``), so the
+exercises and the lesson can never disagree.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import struct
 from typing import Any
 
-from helpers.dnswire import build_header, decode_name, encode_name, reverse_pointer
+from helpers.dnswire import build_header, encode_name, reverse_pointer
 from helpers.exercises import Case, Exercise, Mistake
 
 
@@ -167,55 +167,55 @@ REVERSE_NAME = Exercise(
 )
 
 
-# --- 4. a name with compression ---
+# --- 4. the strings of a TXT record ---
 
-# A reply to "MX onego.ru": the answer's owner name is a pointer to byte 12
-# (the question's name), and the exchange "mail" + pointer to the same place.
-_REPLY = (
-    build_header(0x0404, 0x8500, 1, 1, 0, 0)
-    + b"\x05onego\x02ru\x00\x00\x0f\x00\x01"
-    + b"\xc0\x0c\x00\x0f\x00\x01\x00\x00\x01\x2c\x00\x09\x00\x0a\x04mail\xc0\x0c"
-)
-_NAME_CASES = [
-    Case((_REPLY, 12), decode_name(_REPLY, 12)[0], "the question's name, no pointer"),
-    Case((_REPLY, 26), decode_name(_REPLY, 26)[0], "a bare pointer to byte 12"),
-    Case((_REPLY, 40), decode_name(_REPLY, 40)[0], "'mail' and then a pointer"),
+# TXT data is a row of "character strings", each prefixed by its length byte,
+# the same idea as the labels of a name (but with no zero byte at the end).
+_TXT_CASES = [
+    Case((b"\x0ev=spf1 mx -all",), ["v=spf1 mx -all"], "onego.ru's one string"),
+    Case((b"\x05hello\x06, DNS!",), ["hello", ", DNS!"], "two strings"),
+    Case((b"\x00\x02ok",), ["", "ok"], "an empty string first"),
+    Case(("\x0cПривет".encode() + b"\x01!",), ["Привет", "!"], "UTF-8 text"),
 ]
 
 
-def _points(case: Case) -> bool:
-    """Does the name at this case's offset contain a pointer?"""
-    message, offset = case.args
-    while 0 < message[offset] < 0xC0:
-        offset += 1 + message[offset]
-    return message[offset] >= 0xC0
+def _kept_length_byte(case: Case, got: Any) -> bool:
+    first = got[0] if isinstance(got, list) and got else None
+    return isinstance(first, str) and first[:1] == chr(case.args[0][0])
 
 
-READ_NAME = Exercise(
-    key="04.read_name",
-    title="Read a name from a reply, following compression pointers",
-    cases=_NAME_CASES,
+def _first_only(case: Case, got: Any) -> bool:
+    return isinstance(got, list) and got == case.expected[:1] != case.expected
+
+
+TXT_STRINGS = Exercise(
+    key="04.txt_strings",
+    title="Read the strings of a TXT record",
+    cases=_TXT_CASES,
     first_hint=(
-        "Loop: read the length byte at offset. 0 ends the name. If its two top bits "
-        "are set (length >= 0xC0), the low 14 bits of this byte and the next are the "
-        "offset to continue from. Otherwise take that many bytes as a label."
+        "Start at position 0: the byte there is a length n; the next n bytes are one "
+        "string (decode them as UTF-8). Jump past them and repeat until the data ends."
     ),
     mistakes=[
         Mistake(
-            "Return the name as text ending with a dot: 'onego.ru.'.",
-            lambda case, got: got == case.expected[:-1],
+            "The first byte is the string's length, not part of the text: skip it.",
+            _kept_length_byte,
         ),
         Mistake(
-            "Return only the name, as a str (the exercise does not ask for the offset).",
-            lambda case, got: isinstance(got, tuple),
+            "A TXT record can hold several strings: after the first, keep reading "
+            "length bytes until the end of the data.",
+            _first_only,
         ),
         Mistake(
-            "A length byte of 0xC0 or more is a pointer, not a label length: "
-            "((first & 0x3F) << 8) | second is the offset where the name goes on.",
-            lambda case, got: _points(case) and got != case.expected,
+            "Decode each string (bytes.decode('utf-8')): the answer is a list of str.",
+            lambda case, got: isinstance(got, list) and any(isinstance(x, bytes) for x in got),
+        ),
+        Mistake(
+            "Return a list of strings, one per character string, not one joined str.",
+            lambda case, got: isinstance(got, str),
         ),
     ],
 )
 
 
-EXERCISES = (ENCODE_NAME, ANSWER_COUNT, REVERSE_NAME, READ_NAME)
+EXERCISES = (ENCODE_NAME, ANSWER_COUNT, REVERSE_NAME, TXT_STRINGS)

@@ -23,7 +23,7 @@ def _hint_of(exercise, solution) -> str:
         (ex.ENCODE_NAME, ref.encode_name),
         (ex.ANSWER_COUNT, ref.answer_count),
         (ex.REVERSE_NAME, ref.reverse_name),
-        (ex.READ_NAME, ref.read_name),
+        (ex.TXT_STRINGS, ref.txt_strings),
     ],
 )
 def test_reference_solutions_pass(exercise, solution) -> None:
@@ -32,7 +32,7 @@ def test_reference_solutions_pass(exercise, solution) -> None:
 
 
 def test_every_exercise_is_listed() -> None:
-    assert ex.EXERCISES == (ex.ENCODE_NAME, ex.ANSWER_COUNT, ex.REVERSE_NAME, ex.READ_NAME)
+    assert ex.EXERCISES == (ex.ENCODE_NAME, ex.ANSWER_COUNT, ex.REVERSE_NAME, ex.TXT_STRINGS)
     assert len({e.key for e in ex.EXERCISES}) == 4
 
 
@@ -146,32 +146,39 @@ def test_reverse_wrong_suffix() -> None:
     assert "with a hyphen" in _hint_of(ex.REVERSE_NAME, reverse_name)
 
 
-# --- read_name ---
+# --- txt_strings ---
 
 
-def test_read_name_without_pointers() -> None:
-    def read_name(message, offset):
-        labels = []
-        while message[offset]:
-            length = message[offset]
-            labels.append(message[offset + 1 : offset + 1 + length].decode())
-            offset += 1 + length
-        return ".".join(labels) + "."
+def test_txt_keeps_the_length_byte() -> None:
+    def txt_strings(rdata):
+        strings, position = [], 0
+        while position < len(rdata):
+            length = rdata[position]
+            strings.append(rdata[position : position + length].decode("utf-8", "replace"))
+            position += 1 + length
+        return strings
 
-    result = check(ex.READ_NAME, read_name)
-    assert result.case.label == "a bare pointer to byte 12"
-    assert "is a pointer" in result.hint
+    assert "not part of the text" in _hint_of(ex.TXT_STRINGS, txt_strings)
 
 
-def test_read_name_without_the_final_dot() -> None:
-    def read_name(message, offset):
-        return ref.read_name(message, offset)[:-1]
+def test_txt_reads_only_the_first_string() -> None:
+    def txt_strings(rdata):
+        return [rdata[1 : 1 + rdata[0]].decode()]
 
-    assert "ending with a dot" in _hint_of(ex.READ_NAME, read_name)
+    result = check(ex.TXT_STRINGS, txt_strings)
+    assert result.case.label == "two strings"
+    assert "several strings" in result.hint
 
 
-def test_read_name_returning_the_offset_too() -> None:
-    def read_name(message, offset):
-        return ref.read_name(message, offset), offset
+def test_txt_returns_bytes() -> None:
+    def txt_strings(rdata):
+        return [s.encode() for s in ref.txt_strings(rdata)]
 
-    assert "only the name" in _hint_of(ex.READ_NAME, read_name)
+    assert "Decode each string" in _hint_of(ex.TXT_STRINGS, txt_strings)
+
+
+def test_txt_returns_one_str() -> None:
+    def txt_strings(rdata):
+        return "".join(ref.txt_strings(rdata))
+
+    assert "not one joined str" in _hint_of(ex.TXT_STRINGS, txt_strings)

@@ -22,14 +22,11 @@ def reverse_name(address: str) -> str:
     return ".".join(reversed(address.split("."))) + ".in-addr.arpa."
 
 
-def read_name(message: bytes, offset: int) -> str:
-    labels = []
-    while True:
-        length = message[offset]
-        if length == 0:
-            return ".".join(labels) + "."
-        if length >= 0xC0:
-            offset = ((length & 0x3F) << 8) | message[offset + 1]
-            continue
-        labels.append(message[offset + 1 : offset + 1 + length].decode("ascii"))
-        offset += 1 + length
+def txt_strings(rdata: bytes) -> list[str]:
+    strings = []
+    position = 0
+    while position < len(rdata):
+        length = rdata[position]
+        strings.append(rdata[position + 1 : position + 1 + length].decode("utf-8"))
+        position += 1 + length
+    return strings
