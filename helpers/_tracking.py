@@ -34,6 +34,7 @@ SLICE = 0.1  # seconds between looks at the stop flag
 # EADDRINUSE everywhere; on Windows an exclusively held port gives WSAEACCES.
 _BUSY = {errno.EADDRINUSE, errno.EACCES, 10013, 10048}
 _T = TypeVar("_T")
+_SHUTDOWN_NAMES = {getattr(socket, n): n for n in ("SHUT_RD", "SHUT_WR", "SHUT_RDWR")}
 
 
 class ServerStopped(BaseException):
@@ -181,6 +182,17 @@ class TrackedConnection(_TrackedSocket):
         self._record("send", bytes(memoryview(data)[:sent]))
         return sent
 
+    def shutdown(self, how: int) -> None:
+        super().shutdown(how)
+        self._record("shutdown", note=_SHUTDOWN_NAMES.get(how, str(how)))
+
+    def wake(self) -> None:
+        """Hang up without closing, so code waiting on this socket returns (the helper's stop)."""
+        try:
+            socket.socket.shutdown(self, socket.SHUT_RDWR)
+        except OSError:
+            pass
+
     def close(self) -> None:
         self.close_with_note("")
 
@@ -199,7 +211,7 @@ class TrackedConnection(_TrackedSocket):
         if self._closed:
             return
         try:
-            self.shutdown(socket.SHUT_WR if graceful else socket.SHUT_RDWR)
+            socket.socket.shutdown(self, socket.SHUT_WR if graceful else socket.SHUT_RDWR)
             if graceful:
                 for _ in range(16):
                     if not socket.socket.recv(self, 65536):

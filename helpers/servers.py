@@ -151,7 +151,7 @@ class BackgroundServer:
     def _wake(self) -> None:
         """Make code blocked in its own select() on our sockets return (no close yet)."""
         for conn in self._tracker.open_connections():
-            _quietly(conn.shutdown, socket.SHUT_RDWR)
+            conn.wake()
         for sock in self._sockets:
             if isinstance(sock, TrackedListener):
                 _quietly(sock.shutdown, socket.SHUT_RDWR)  # wakes accept() on Linux

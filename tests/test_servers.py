@@ -245,6 +245,25 @@ def test_lesson_timeouts_are_honoured():
         assert silent.recv(100) == b"timed out"
 
 
+def test_shutdown_by_the_lesson_code_is_recorded():
+    def half_close(listener):
+        while True:
+            conn, _ = listener.accept()
+            with conn:
+                conn.sendall(b"bye")
+                conn.shutdown(socket.SHUT_WR)
+                conn.recv(10)
+
+    server = serve("half", half_close, port=0)
+    with socket.create_connection(server.address, timeout=2) as c:
+        assert c.recv(10) == b"bye" and c.recv(10) == b""
+    server.events.wait_for("close")
+    assert [(e.kind, e.note) for e in server.events.events][2:] == [
+        ("send", ""), ("shutdown", "SHUT_WR"), ("recv", "end of stream: the peer closed"),
+        ("close", ""),
+    ]
+
+
 def test_makefile_and_selectors_paths_are_tracked_and_stoppable():
     def line_server(listener):
         while True:
