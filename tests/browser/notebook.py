@@ -1,0 +1,476 @@
+"""Run one notebook in JupyterLab the way a student does, and check what the page shows.
+
+The steps: open the notebook, click a cell (Run All is flaky without focus),
+Run > Run All Cells from the menu, see the prompts turn to ``[*]`` or numbers,
+wait until the kernel is idle and nothing is queued, then check:
+
+- every non-empty code cell has an execution count (Run All did not stop early);
+- no cell has an error output unless it is tagged ``raises-exception``;
+- every widget output is drawn as a widget (``.jupyter-widgets`` in its DOM),
+  not as its text fallback or "Error displaying widget";
+- the widgets respond: each cell's ``browser_check`` metadata is carried out
+  (see ``Interaction``); a notebook with widgets and no declared check gets
+  the generic one: its plain buttons are clicked in order until one changes
+  the text of its cell's output.
+
+What the kernel produced is read from the notebook model in the page
+(``window.jupyterapp``, exposed by the server's ``expose_app_in_browser``), what
+the student sees from the DOM of each cell: an error and a stderr print look
+alike on screen, but only the model tells them apart.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .lab import JupyterLab
+
+WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+
+OPEN_TIMEOUT = 90.0
+RUN_TIMEOUT = float(os.environ.get("COURSE_BROWSER_TIMEOUT", "240"))
+RENDER_TIMEOUT = 30.0
+INTERACTION_TIMEOUT = 15.0
+POLL = 0.25
+
+# One snapshot of the notebook: per cell its model (type, source emptiness,
+# tags, metadata, execution count, outputs) and its DOM (prompt text, whether
+# each output is drawn as a widget, and the visible text of the output area).
+_SNAPSHOT_JS = (
+    """
+(path) => {
+  const app = window.jupyterapp;
+  if (!app) return {error: 'window.jupyterapp is missing (expose_app_in_browser off?)'};
+  const panel = Array.from(app.shell.widgets('main')).find(
+    w => w.context && w.context.path === path);
+  if (!panel) return {error: 'no open notebook ' + path};
+  const kernel = panel.sessionContext.session && panel.sessionContext.session.kernel;
+  const cells = panel.content.widgets.map((cell, index) => {
+    const json = cell.model.toJSON();
+    const source = Array.isArray(json.source) ? json.source.join('') : json.source;
+    const out = {
+      index, type: json.cell_type, empty: source.trim() === '',
+      head: source.split('\\n')[0].slice(0, 80),
+      tags: (json.metadata && json.metadata.tags) || [],
+      check: (json.metadata && json.metadata.browser_check) || null,
+      count: json.execution_count === undefined ? null : json.execution_count,
+      prompt: '', outputs: [], text: '',
+    };
+    if (json.cell_type !== 'code') return out;
+    const prompt = cell.node.querySelector('.jp-InputArea-prompt');
+    out.prompt = prompt ? prompt.textContent.trim() : '';
+    const children = cell.outputArea ? cell.outputArea.widgets : [];
+    out.outputs = (json.outputs || []).map((o, j) => {
+      const node = children[j] ? children[j].node : null;
+      const text = node ? node.textContent : '';
+      return {
+        type: o.output_type, ename: o.ename || '', evalue: o.evalue || '',
+        widget: !!(o.data && o.data['"""
+    + WIDGET_MIME
+    + """']),
+        drawn: !!(node && node.querySelector('.jupyter-widgets')),
+        broken: /Error displaying widget|Loading widget/.test(text),
+        text: text.slice(0, 200),
+      };
+    });
+    const area = cell.node.querySelector('.jp-OutputArea');
+    out.text = area ? area.innerText : '';
+    return out;
+  });
+  return {kernel: kernel ? kernel.status : 'none', cells};
+}
+"""
+)
+
+
+class NotebookCheckError(AssertionError):
+    """A notebook misbehaved in the browser; the message names the notebook and the cell."""
+
+
+@dataclass
+class NotebookRun:
+    """What happened to one notebook, with the times a benchmark prints."""
+
+    name: str
+    open_seconds: float = 0.0
+    run_seconds: float = 0.0
+    total_seconds: float = 0.0
+    code_cells: int = 0
+    widget_outputs: int = 0
+    interactions: list[str] = field(default_factory=list)
+    screenshot: Path | None = None
+
+
+@dataclass
+class Interaction:
+    """A check a notebook declares in a code cell's metadata under ``browser_check``.
+
+    Every key is optional except ``expect_text``; the steps run in this order
+    inside that cell's output area, then ``expect_text`` must appear in the
+    output's visible text (it must not be there before the steps, so the
+    check cannot pass by doing nothing)::
+
+        "browser_check": {
+            "fill": {"Message": "ПАЛИНДРОМ"},   # text box (by its label or placeholder) -> text
+            "select": {"Layer": "Transport"},   # dropdown (by its label) -> option
+            "click": "Send",                    # button or toggle button, by its text
+            "press": "Enter",                   # a key, sent to the last filled box
+            "expect_text": "МОРДНИЛАП"
+        }
+
+    The value may also be a list of such objects, carried out one after another.
+    """
+
+    fill: dict[str, str] = field(default_factory=dict)
+    select: dict[str, str] = field(default_factory=dict)
+    click: str | None = None
+    press: str | None = None
+    expect_text: str = ""
+
+    KEYS = frozenset({"fill", "select", "click", "press", "expect_text"})
+
+    @classmethod
+    def parse(cls, raw: Any) -> list[Interaction]:
+        items = raw if isinstance(raw, list) else [raw]
+        result = []
+        for item in items:
+            if not isinstance(item, dict) or not item.get("expect_text"):
+                raise ValueError(f"browser_check needs an object with 'expect_text', got {item!r}")
+            unknown = set(item) - cls.KEYS
+            if unknown:
+                raise ValueError(f"browser_check has unknown keys {sorted(unknown)}")
+            result.append(
+                cls(
+                    fill=dict(item.get("fill", {})),
+                    select=dict(item.get("select", {})),
+                    click=item.get("click"),
+                    press=item.get("press"),
+                    expect_text=str(item["expect_text"]),
+                )
+            )
+        return result
+
+    def describe(self) -> str:
+        steps = [f"fill {k!r}={v!r}" for k, v in self.fill.items()]
+        steps += [f"select {k!r}={v!r}" for k, v in self.select.items()]
+        if self.click:
+            steps.append(f"click {self.click!r}")
+        if self.press:
+            steps.append(f"press {self.press}")
+        return ", ".join(steps) + f" -> {self.expect_text!r}"
+
+
+def _cell_label(cell: dict[str, Any]) -> str:
+    return f"cell {cell['index']} ({cell['head']!r})"
+
+
+class NotebookDriver:
+    """Drives one page of JupyterLab through one notebook; raise NotebookCheckError on failure."""
+
+    def __init__(self, lab: JupyterLab, page: Any, name: str) -> None:
+        self.lab = lab
+        self.page = page
+        self.name = name
+        self.path = f"{lab.notebooks_dir.name}/{name}"
+        self.page_errors: list[str] = []
+        page.on("pageerror", lambda exc: self.page_errors.append(str(exc)))
+
+    # ---- helpers ----------------------------------------------------------
+    def fail(self, message: str) -> NotebookCheckError:
+        extra = ""
+        if self.page_errors:
+            extra = "\nerrors in the page:\n  " + "\n  ".join(self.page_errors[-5:])
+        return NotebookCheckError(f"{self.name}: {message}{extra}")
+
+    def snapshot(self) -> dict[str, Any]:
+        snap = self.page.evaluate(_SNAPSHOT_JS, self.path)
+        if "error" in snap:
+            raise self.fail(snap["error"])
+        return snap
+
+    def code_cells(self, snap: dict[str, Any]) -> list[dict[str, Any]]:
+        return [c for c in snap["cells"] if c["type"] == "code"]
+
+    def cell_locator(self, index: int) -> Any:
+        return self.page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-Cell").nth(
+            index
+        )
+
+    # ---- steps ------------------------------------------------------------
+    def open(self, workspace: str) -> None:
+        self.page.goto(self.lab.url(self.name, workspace), timeout=OPEN_TIMEOUT * 1000)
+        deadline = time.monotonic() + OPEN_TIMEOUT
+        while True:
+            ready = self.page.evaluate(
+                """(path) => {
+                  const app = window.jupyterapp;
+                  if (!app) return false;
+                  const p = Array.from(app.shell.widgets('main')).find(
+                    w => w.context && w.context.path === path);
+                  if (!p || !p.context.isReady) return false;
+                  const k = p.sessionContext.session && p.sessionContext.session.kernel;
+                  return !!k && k.status === 'idle' && p.content.widgets.length > 0;
+                }""",
+                self.path,
+            )
+            if ready:
+                return
+            if time.monotonic() > deadline:
+                raise self.fail(
+                    f"the notebook or its kernel was not ready within {OPEN_TIMEOUT:.0f} s\n"
+                    f"server log:\n{self.lab.log_tail()}"
+                )
+            time.sleep(POLL)
+
+    def run_all(self) -> None:
+        """Run > Run All Cells, after focusing the first cell; retried once if nothing started."""
+        snap = self.snapshot()
+        runnable = [c for c in self.code_cells(snap) if not c["empty"]]
+        if not runnable:
+            raise self.fail("has no code to run")
+        first = runnable[0]
+        for _attempt in range(2):
+            # The prompt column selects the cell; its left edge would fold the input away.
+            self.cell_locator(0).locator(".jp-InputArea-prompt").first.click(timeout=10_000)
+            menu_bar = self.page.locator("#jp-MainMenu li.lm-MenuBar-item")
+            menu_bar.filter(has_text=re.compile(r"^Run$")).click(timeout=10_000)
+            items = self.page.locator(".lm-Menu:not(.lm-MenuBar) li.lm-Menu-item")
+            items.filter(has_text=re.compile(r"^Run All Cells")).click(timeout=10_000)
+            deadline = time.monotonic() + 15
+            while time.monotonic() < deadline:
+                cell = self.snapshot()["cells"][first["index"]]
+                if re.fullmatch(r"\[(\*|\d+)\]:", cell["prompt"]):
+                    return
+                time.sleep(POLL)
+        raise self.fail(
+            f"Run All Cells did not start: the prompt of {_cell_label(first)} "
+            f"never showed [*] or a number (it shows {cell['prompt']!r})"
+        )
+
+    def wait_finished(self) -> dict[str, Any]:
+        """Wait until the kernel is idle and no prompt shows [*], for a short settle time."""
+        deadline = time.monotonic() + RUN_TIMEOUT
+        quiet_since: float | None = None
+        while True:
+            snap = self.snapshot()
+            busy = [c for c in self.code_cells(snap) if c["prompt"] == "[*]:"]
+            if snap["kernel"] == "idle" and not busy:
+                quiet_since = quiet_since or time.monotonic()
+                if time.monotonic() - quiet_since >= 0.75:
+                    return snap
+            else:
+                quiet_since = None
+            if time.monotonic() > deadline:
+                where = _cell_label(busy[0]) if busy else "no cell queued"
+                raise self.fail(
+                    f"still running after {RUN_TIMEOUT:.0f} s (kernel {snap['kernel']}, {where})"
+                )
+            time.sleep(POLL)
+
+    def check_outputs(self, snap: dict[str, Any]) -> None:
+        problems = []
+        for cell in self.code_cells(snap):
+            allowed = "raises-exception" in cell["tags"]
+            for out in cell["outputs"]:
+                if out["type"] == "error" and not allowed:
+                    problems.append(
+                        f"{_cell_label(cell)} raised {out['ename']}: {out['evalue']} "
+                        "(catch and print it, or tag the cell raises-exception)"
+                    )
+        not_run = [c for c in self.code_cells(snap) if not c["empty"] and c["count"] is None]
+        if not_run:
+            problems.append(
+                f"Run All stopped early: {len(not_run)} code cell(s) never ran, "
+                f"the first is {_cell_label(not_run[0])}"
+            )
+        if problems:
+            raise self.fail("\n  " + "\n  ".join(problems))
+
+    def check_offline(self, when: str) -> None:
+        entries = self.lab.audit_entries()
+        if entries:
+            lines = [f"{e.get('event')} {e.get('target')}" for e in entries[:5]]
+            raise self.fail(
+                f"the kernel reached outside loopback {when} (blocked by the test harness):\n  "
+                + "\n  ".join(lines)
+            )
+
+    def wait_widgets_drawn(self) -> dict[str, Any]:
+        """Every widget output must turn into widget DOM; returns the final snapshot."""
+        deadline = time.monotonic() + RENDER_TIMEOUT
+        while True:
+            snap = self.snapshot()
+            pending = [
+                (cell, out)
+                for cell in self.code_cells(snap)
+                for out in cell["outputs"]
+                if out["widget"] and (not out["drawn"] or out["broken"])
+            ]
+            if not pending:
+                return snap
+            if time.monotonic() > deadline:
+                cell, out = pending[0]
+                raise self.fail(
+                    f"{len(pending)} widget output(s) not drawn as widgets; "
+                    f"{_cell_label(cell)} shows {out['text']!r}"
+                )
+            time.sleep(POLL)
+
+    def wait_text(self, index: int, predicate: Any, what: str) -> str:
+        deadline = time.monotonic() + INTERACTION_TIMEOUT
+        while True:
+            text = self.snapshot()["cells"][index]["text"]
+            if predicate(text):
+                return text
+            if time.monotonic() > deadline:
+                raise self.fail(
+                    f"cell {index}: {what} within {INTERACTION_TIMEOUT:.0f} s; "
+                    f"its output shows {text[-300:]!r}"
+                )
+            time.sleep(POLL / 2)
+
+    def interact(self, cell: dict[str, Any], check: Interaction) -> None:
+        area = self.cell_locator(cell["index"]).locator(".jp-OutputArea")
+        area.scroll_into_view_if_needed(timeout=10_000)
+        label = _cell_label(cell)
+        if check.expect_text in cell["text"]:
+            raise self.fail(
+                f"{label}: browser_check expects {check.expect_text!r}, "
+                "but it is already shown before the interaction"
+            )
+        from playwright.sync_api import Error as PlaywrightError
+
+        last_box = None
+        try:
+            for name, value in check.fill.items():
+                last_box = _text_box(self.page, area, name)
+                last_box.fill(value, timeout=10_000)
+            for name, value in check.select.items():
+                dropdown = area.locator(".widget-dropdown", has=_label(self.page, name))
+                dropdown.locator("select").select_option(label=value, timeout=10_000)
+            if check.click:
+                exact = re.compile(rf"^\s*{re.escape(check.click)}\s*$")
+                area.locator("button", has_text=exact).first.click(timeout=10_000)
+            if check.press:
+                (last_box or area).press(check.press, timeout=10_000)
+        except PlaywrightError as e:
+            raise self.fail(f"{label}: browser_check step failed ({check.describe()}): {e}") from e
+        self.wait_text(
+            cell["index"],
+            lambda text: check.expect_text in text,
+            f"{check.expect_text!r} did not appear after {check.describe()}",
+        )
+
+    def interact_generically(self, cell: dict[str, Any]) -> str | None:
+        """Click the cell's plain buttons in turn; the first that changes its output wins."""
+        area = self.cell_locator(cell["index"]).locator(".jp-OutputArea")
+        buttons = area.locator("button.widget-button:not(.widget-toggle-button)")
+        for i in range(buttons.count()):
+            button = buttons.nth(i)
+            if not button.is_enabled():
+                continue
+            before = self.snapshot()["cells"][cell["index"]]["text"]
+            button.scroll_into_view_if_needed(timeout=10_000)
+            button.click(timeout=10_000)
+            try:
+                self.wait_text(cell["index"], lambda text, b=before: text != b, "no change")
+            except NotebookCheckError:
+                continue
+            return f"{_cell_label(cell)}: clicked {button.inner_text().strip()!r}, output changed"
+        return None
+
+    def interactions(self, snap: dict[str, Any]) -> list[str]:
+        done = []
+        declared = [c for c in self.code_cells(snap) if c["check"]]
+        for cell in declared:
+            try:
+                checks = Interaction.parse(cell["check"])
+            except ValueError as e:
+                raise self.fail(f"{_cell_label(cell)}: {e}") from e
+            for check in checks:
+                self.interact(cell, check)
+                done.append(f"{_cell_label(cell)}: {check.describe()}")
+        with_widgets = [c for c in self.code_cells(snap) if any(o["widget"] for o in c["outputs"])]
+        if declared or not with_widgets:
+            return done
+        for cell in with_widgets:
+            result = self.interact_generically(cell)
+            if result:
+                return [result]
+        raise self.fail(
+            "has widgets but no declared browser_check, and clicking its buttons changed no "
+            "output: declare one in the widget cell's metadata (see tests/browser/notebook.py)"
+        )
+
+    def screenshot(self, folder: Path, focus: int | None) -> Path:
+        folder.mkdir(parents=True, exist_ok=True)
+        if focus is not None:
+            self.cell_locator(focus).scroll_into_view_if_needed(timeout=10_000)
+        else:
+            self.cell_locator(0).scroll_into_view_if_needed(timeout=10_000)
+        path = folder / (Path(self.name).stem + ".png")
+        self.page.screenshot(path=str(path), timeout=30_000)
+        return path
+
+
+def _label(page: Any, name: str) -> Any:
+    """A widget's description label; relative, for use inside ``has=``."""
+    return page.locator(".widget-label", has_text=re.compile(rf"^\s*{re.escape(name)}\s*$"))
+
+
+def _text_box(page: Any, area: Any, name: str) -> Any:
+    """A Text or Textarea widget's box, found by its description label or placeholder."""
+    boxes = area.locator(".widget-text, .widget-textarea, .widget-password")
+    by_label = boxes.filter(has=_label(page, name)).locator("input, textarea")
+    by_placeholder = area.locator(f"input[placeholder={name!r}], textarea[placeholder={name!r}]")
+    return by_label.or_(by_placeholder).first
+
+
+def check_notebook(
+    lab: JupyterLab, browser: Any, name: str, screenshots: Path | None = None
+) -> NotebookRun:
+    """Open, run and check one notebook in a new page; its kernel is shut down afterwards."""
+    run = NotebookRun(name=name)
+    started = time.monotonic()
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.set_default_timeout(30_000)
+    driver = NotebookDriver(lab, page, name)
+    try:
+        driver.open(workspace="check-" + re.sub(r"\W", "-", Path(name).stem))
+        run.open_seconds = time.monotonic() - started
+        run_started = time.monotonic()
+        driver.run_all()
+        snap = driver.wait_finished()
+        run.run_seconds = time.monotonic() - run_started
+        driver.check_offline("while running")
+        driver.check_outputs(snap)
+        snap = driver.wait_widgets_drawn()
+        code = driver.code_cells(snap)
+        run.code_cells = len(code)
+        run.widget_outputs = sum(o["widget"] for c in code for o in c["outputs"])
+        run.interactions = driver.interactions(snap)
+        driver.check_offline("while its widgets were used")
+        if screenshots is not None:
+            focus = next(
+                (c["index"] for c in code if c["check"]),
+                next((c["index"] for c in code if any(o["widget"] for o in c["outputs"])), None),
+            )
+            run.screenshot = driver.screenshot(screenshots, focus)
+    except NotebookCheckError:
+        if screenshots is not None:
+            try:
+                screenshots.mkdir(parents=True, exist_ok=True)
+                page.screenshot(path=str(screenshots / (Path(name).stem + "-FAILED.png")))
+            except Exception:  # noqa: BLE001 - the original failure matters more
+                pass
+        raise
+    finally:
+        page.close()
+        lab.shutdown_kernels()
+        run.total_seconds = time.monotonic() - started
+    return run

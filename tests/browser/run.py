@@ -1,0 +1,119 @@
+"""Time every notebook in JupyterLab in headless Chromium (the benchmark's browser column).
+
+    .venv/bin/python -m tests.browser.run [notebooks/NN_x.ipynb ...] [--json] [--screenshots DIR]
+
+Prints, per notebook, the seconds from opening the page to the end of every
+check, and of that the Run All part; a notebook that fails its checks is
+reported and makes the exit status 1. ``tools/bench_browser.py`` runs this
+with ``--json`` for ``tools/bench.py``, which prints it beside the kernel-only time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from . import chromium
+from .lab import JupyterLab
+from .notebook import NotebookCheckError, NotebookRun, check_notebook
+
+REPO = Path(__file__).resolve().parents[2]
+NO_BROWSER = 3  # exit status when Chromium or Playwright is missing (the reason is on stderr)
+
+
+def kernel_startup_files() -> list[Path]:
+    """IPython start-up files that every test kernel runs (the harness's network audit).
+
+    Kept in one place so the browser's kernels run under the same audit as
+    nbval's; an empty list while the harness provides none.
+    """
+    folder = REPO / "tests" / "kernel_startup"
+    return sorted(folder.glob("*.py")) if folder.is_dir() else []
+
+
+@contextlib.contextmanager
+def browser_session(
+    notebooks_dir: Path, startup_files: list[Path] | None = None
+) -> Iterator[tuple[JupyterLab, Any]]:
+    """One JupyterLab (cleared copies of ``notebooks_dir``) and one headless Chromium."""
+    from playwright.sync_api import sync_playwright
+
+    if startup_files is None:
+        startup_files = kernel_startup_files()
+    with JupyterLab(notebooks_dir, startup_files=startup_files) as lab, sync_playwright() as p:
+        browser = chromium.launch(p)
+        try:
+            yield lab, browser
+        finally:
+            browser.close()
+
+
+def time_notebooks(
+    paths: list[Path], screenshots: Path | None = None
+) -> list[tuple[NotebookRun, str | None]]:
+    """Run each notebook in the browser; returns (timings, failure message or None) per notebook.
+
+    The notebooks must share one folder (the server serves a copy of it).
+    """
+    paths = [Path(p).resolve() for p in paths]
+    folders = {p.parent for p in paths}
+    if len(folders) != 1:
+        raise ValueError(f"notebooks must be in one folder, got {sorted(map(str, folders))}")
+    results: list[tuple[NotebookRun, str | None]] = []
+    with browser_session(folders.pop()) as (lab, browser):
+        for path in paths:
+            started = time.monotonic()
+            try:
+                results.append((check_notebook(lab, browser, path.name, screenshots), None))
+            except NotebookCheckError as e:
+                failed = NotebookRun(name=path.name, total_seconds=time.monotonic() - started)
+                results.append((failed, str(e)))
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("notebooks", nargs="*", type=Path)
+    parser.add_argument("--screenshots", type=Path, help="save a screenshot per notebook here")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    args = parser.parse_args(argv)
+    paths = args.notebooks or sorted((REPO / "notebooks").glob("*.ipynb"))
+    if not paths:
+        print("no notebooks to time", file=sys.stderr)
+        return 2
+    reason = chromium.missing_reason()
+    if reason:
+        print(f"no browser run: {reason}", file=sys.stderr)
+        return NO_BROWSER
+    results = time_notebooks(paths, args.screenshots)
+    rows = []
+    for run, error in results:
+        row = {
+            "notebook": run.name,
+            "browser_s": round(run.total_seconds, 2),
+            "run_all_s": round(run.run_seconds, 2),
+            "error": error,
+        }
+        rows.append(row)
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=1))
+    else:
+        header = f"{'notebook':32} {'browser s':>9} {'run all s':>9}"
+        print(header)
+        for row in rows:
+            line = f"{row['notebook']:32} {row['browser_s']:9.2f} {row['run_all_s']:9.2f}"
+            print(line + ("  FAILED" if row["error"] else ""))
+        for row in rows:
+            if row["error"]:
+                print(f"\n{row['error']}")
+    return 1 if any(row["error"] for row in rows) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
