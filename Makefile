@@ -1,0 +1,55 @@
+# The course's commands. Students need two: `make lab` and `make test`.
+# Both create .venv when it is missing and (re)install from requirements.txt
+# only when requirements.txt or pyproject.toml is newer than the last install.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+# nbval's timeout per cell, in seconds (a hung cell fails fast instead of after 2000 s)
+CELL_TIMEOUT ?= 30
+# kernels running the same notebook at once in the harness (make test-heavy: 10)
+COURSE_KERNELS ?= 4
+export COURSE_KERNELS
+
+# pytest runs the tests/ suite and nbval over notebooks/ in one session, inside a
+# loopback-only network namespace where the runner can make one (tools/loopback-only.sh).
+PYTEST_ARGS := tests notebooks --nbval --nbval-current-env \
+	--nbval-sanitize-with tests/sanitize.cfg --nbval-cell-timeout $(CELL_TIMEOUT)
+
+.PHONY: lab test test-heavy bench notebooks nav check lock install
+
+install: $(STAMP)
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): requirements.txt pyproject.toml | $(PY)
+	$(PY) -m pip install --disable-pip-version-check --quiet -r requirements.txt
+	$(PY) -m pip install --disable-pip-version-check --quiet --no-deps -e .
+	touch $(STAMP)
+
+lab: $(STAMP)
+	$(PY) -m jupyter lab --ip=127.0.0.1 notebooks/00_start_here.ipynb
+
+test: $(STAMP)
+	sh tools/loopback-only.sh $(PY) -m pytest $(PYTEST_ARGS)
+
+test-heavy:
+	$(MAKE) test COURSE_KERNELS=10
+
+bench: $(STAMP)
+	$(PY) tools/bench.py
+
+notebooks: $(STAMP)
+	$(PY) tools/nbtool.py run
+
+nav: $(STAMP)
+	$(PY) tools/nbtool.py nav
+
+check: $(STAMP)
+	$(PY) tools/nbtool.py check
+
+lock:
+	uv pip compile --universal --python-version 3.11 requirements.in -o requirements.txt

@@ -1,0 +1,162 @@
+"""Session set-up shared by every test: each kernel the tests start runs the audit start-up.
+
+At configure time, before nbval or any test starts a kernel, IPYTHONDIR points
+at a throw-away profile whose start-up folder holds kernel_startup/00-netaudit.py,
+and COURSE_NETAUDIT_LOG names the session's record. Kernels inherit both
+through the environment. nbval cells fail as soon as the record grows while
+they run; anything recorded outside them (another test's kernel) fails the
+session at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+STARTUP_FILE = Path(__file__).resolve().parent / "kernel_startup" / "00-netaudit.py"
+
+
+class AuditRecord:
+    """A record file written by the kernels' audit hook, read as it grows."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.path.touch()
+        self.offset = 0
+
+    def new_entries(self) -> list[dict]:
+        with self.path.open("rb") as file:
+            file.seek(self.offset)
+            data = file.read()
+        complete = data[: data.rfind(b"\n") + 1]
+        self.offset += len(complete)
+        return [json.loads(line) for line in complete.splitlines() if line.strip()]
+
+
+def describe(entries: list[dict]) -> str:
+    return "\n".join(
+        f"  {e.get('event')} {e.get('target')} (pid {e.get('pid')})"
+        + "".join(f"\n      at {frame}" for frame in e.get("stack", [])[:4])
+        for e in entries
+    )
+
+
+def prepare_ipython_dir(path: Path) -> Path:
+    startup = path / "profile_default" / "startup"
+    startup.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(STARTUP_FILE, startup / STARTUP_FILE.name)
+    return path
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    workdir = Path(tempfile.mkdtemp(prefix="course-tests-"))
+    ipython_dir = prepare_ipython_dir(workdir / "ipython")
+    record = AuditRecord(workdir / "netaudit-session.jsonl")
+    os.environ["IPYTHONDIR"] = str(ipython_dir)
+    os.environ["COURSE_NETAUDIT_LOG"] = str(record.path)
+    config.stash[_workdir] = workdir
+    config.stash[_record] = record
+
+
+_workdir = pytest.StashKey[Path]()
+_record = pytest.StashKey[AuditRecord]()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    workdir = config.stash.get(_workdir, None)
+    if workdir is not None:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _is_nbval_cell(item: pytest.Item) -> bool:
+    return type(item).__name__ == "IPyNbCell"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item):
+    try:
+        return (yield)
+    finally:
+        if _is_nbval_cell(item):
+            entries = item.config.stash[_record].new_entries()
+            if entries:
+                pytest.fail(
+                    "the cell reached outside loopback (blocked by the test harness):\n"
+                    + describe(entries),
+                    pytrace=False,
+                )
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    # nbval asked for but no notebook collected would make `make test` pass vacuously
+    if session.config.option.nbval and not any(_is_nbval_cell(i) for i in session.items):
+        if not session.config.option.keyword and not session.config.option.markexpr:
+            raise pytest.UsageError("--nbval given but no notebook cells were collected")
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    record = session.config.stash.get(_record, None)
+    if record is None:
+        return
+    entries = record.new_entries()
+    if entries:
+        message = "kernels started by the tests reached outside loopback:\n" + describe(entries)
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(message, red=True)
+        else:
+            print(message, file=sys.stderr)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture(scope="session")
+def audit_ipython_dir() -> Path:
+    """The IPYTHONDIR every test kernel uses (holds the audit start-up)."""
+    return Path(os.environ["IPYTHONDIR"])
+
+
+@pytest.fixture
+def kernel_env(tmp_path: Path, audit_ipython_dir: Path):
+    """Make environments for kernels whose audit records this test checks itself.
+
+    ``kernel_env(name)`` returns an environment with its own record file; the
+    records are returned by ``kernel_env.entries()``.
+    """
+
+    class KernelEnv:
+        def __init__(self) -> None:
+            self.records: list[Path] = []
+
+        def __call__(self, name: str) -> dict[str, str]:
+            path = tmp_path / f"netaudit-{name}.jsonl"
+            path.touch()
+            self.records.append(path)
+            return {
+                **os.environ,
+                "IPYTHONDIR": str(audit_ipython_dir),
+                "COURSE_NETAUDIT_LOG": str(path),
+            }
+
+        def entries(self) -> list[dict]:
+            return [
+                json.loads(line)
+                for path in self.records
+                for line in path.read_text(encoding="utf-8").splitlines()
+                if line.strip()
+            ]
+
+        def assert_offline(self) -> None:
+            entries = self.entries()
+            assert not entries, (
+                "a kernel reached outside loopback (blocked by the test harness):\n"
+                + describe(entries)
+            )
+
+    return KernelEnv()

@@ -1,0 +1,98 @@
+"""How long the notebooks take, and how much of it is the course's own overhead (printed only).
+
+    .venv/bin/python tools/bench.py [NOTEBOOK ...]
+
+For each notebook: its time from kernel start to shutdown, the time its cells
+wait on purpose (the "# deliberate wait: 0.5 s" markers), and the overhead =
+time - floor - deliberate waits, where the floor is a bare kernel's start, one
+cell and shutdown. Then the slowest cell, the total, and what `import helpers`
+costs in a fresh interpreter. Targets: overhead <= 1 s per notebook, no cell
+over 2 s, no deliberate wait over 0.5 s. Notebooks run one at a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+import nbcheck
+import nbexec
+import nbformat
+import nbindex
+from nbtool import _resolve
+
+REPEATS = 3
+TARGET_OVERHEAD, TARGET_CELL = 1.0, 2.0
+
+
+def kernel_floor(env: dict[str, str]) -> float:
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1 + 1")])
+    times = []
+    for _ in range(REPEATS):
+        session = asyncio.run(nbexec.run_in_one_kernel(nb, cwd=nbindex.NOTEBOOK_DIR, env=env))
+        if session.error:
+            raise SystemExit(f"a bare kernel failed: {session.error}")
+        times.append(session.seconds)
+    return statistics.median(times)
+
+
+def import_time() -> float:
+    code = "import time; t = time.perf_counter(); import helpers; print(time.perf_counter() - t)"
+    runs = [
+        float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             check=True, timeout=60).stdout)
+        for _ in range(REPEATS)
+    ]
+    return min(runs)
+
+
+def main(argv: list[str]) -> int:
+    paths = _resolve(argv)
+    with nbexec.ipython_dir({"00-guard.py": nbexec.GUARD_STARTUP}) as ipython_dir:
+        env = {**os.environ, "IPYTHONDIR": str(ipython_dir)}
+        floor = kernel_floor(env)
+        print(f"floor (bare kernel: start, one cell, shutdown; median of {REPEATS}): {floor:.2f} s")
+        print()
+        header = f"{'notebook':<26} {'time':>7} {'waits':>7} {'overhead':>9}  slowest cell"
+        print(header)
+        print("-" * len(header))
+        total = 0.0
+        slowest_overall: tuple[float, str] = (0.0, "")
+        for path in paths:
+            nb = nbformat.read(path, as_version=4)
+            started = time.perf_counter()
+            session = asyncio.run(nbexec.run_in_one_kernel(nb, cwd=path.parent, env=env))
+            total += time.perf_counter() - started
+            if session.error:
+                print(f"{path.stem:<26} FAILED: {nbexec.error_text(session.error)[:200]}")
+                continue
+            waits = sum(nbcheck.deliberate_wait(c) for c in nb.cells if c.cell_type == "code")
+            overhead = session.seconds - floor - waits
+            index, seconds = max(
+                session.runs[0].cell_seconds.items(), key=lambda kv: kv[1], default=(-1, 0.0)
+            )
+            first_line = nb.cells[index].source.strip().splitlines()[0][:40] if index >= 0 else ""
+            flags = []
+            if overhead > TARGET_OVERHEAD:
+                flags.append("overhead over target")
+            if seconds > TARGET_CELL:
+                flags.append("cell over 2 s")
+            print(
+                f"{path.stem:<26} {session.seconds:>6.2f}s {waits:>6.2f}s {overhead:>8.2f}s  "
+                f"cell {index} {seconds:.2f} s {first_line!r}"
+                + (f"  <- {', '.join(flags)}" if flags else "")
+            )
+            slowest_overall = max(slowest_overall, (seconds, f"{path.stem} cell {index}"))
+    print()
+    print(f"slowest cell: {slowest_overall[1]} ({slowest_overall[0]:.2f} s)")
+    print(f"total: {total:.1f} s for {len(paths)} notebook(s)")
+    print(f"import helpers in a fresh interpreter: {import_time() * 1000:.0f} ms (target 150 ms)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
