@@ -22,7 +22,7 @@ _EXPORTS: dict[str, str] = {
     "record_text": "dnswire",
     "reverse_pointer": "dnswire",
     # doctor
-    "doctor": "doctor",
+    "doctor": "envcheck",
     # events
     "Event": "events",
     "EventLog": "events",
@@ -45,6 +45,14 @@ _EXPORTS: dict[str, str] = {
     "NetworkGuardError": "guard",
     "disable_guard": "guard",
     "enable_guard": "guard",
+    # hexview
+    "HexView": "hexview",
+    "hexview": "hexview",
+    # layers
+    "LAYERS": "layers",
+    "Layer": "layers",
+    "layer_named": "layers",
+    "layers_table": "layers",
     # lookups
     "course_gethostbyaddr": "lookups",
     "course_gethostbyname": "lookups",
@@ -55,6 +63,17 @@ _EXPORTS: dict[str, str] = {
     "COURSE_ZONE": "nameserver",
     "NameServer": "nameserver",
     "start_name_server": "nameserver",
+    # packets
+    "Encapsulation": "packets",
+    "Field": "packets",
+    "TCPFlag": "packets",
+    "dissect": "packets",
+    "encapsulate": "packets",
+    "ethernet_frame": "packets",
+    "internet_checksum": "packets",
+    "ipv4_packet": "packets",
+    "tcp_segment": "packets",
+    "udp_datagram": "packets",
     # servers
     "BackgroundServer": "servers",
     "ServerStopped": "servers",
@@ -71,6 +90,15 @@ _EXPORTS: dict[str, str] = {
     "reverse_text": "text",
     "reverse_utf8": "text",
     "split_clusters": "text",
+    # udp
+    "LossPattern": "udp",
+    "PingStats": "udp",
+    "ping_stats": "udp",
+    # widgets_01
+    "encapsulation_table": "widgets_01",
+    "encapsulation_widget": "widgets_01",
+    "layer_card": "widgets_01",
+    "layer_explorer": "widgets_01",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -19,12 +19,10 @@ from __future__ import annotations
 import re
 import socket
 import sys
-import types
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Any
 
 from helpers.tables import Table
 
@@ -237,18 +235,3 @@ def doctor(
         *check_ports(ports, is_free),
         check_widgets(),
     ])
-
-
-class _CallableModule(types.ModuleType):
-    """Lets ``helpers.doctor()`` work even after ``import helpers.doctor``.
-
-    Importing the submodule (``from helpers.doctor import COURSE_PORTS``, as
-    helper modules that add their ports do) makes ``helpers.doctor`` the module,
-    hiding the function of the same name; calling the module calls the function.
-    """
-
-    def __call__(self, **options: Any) -> DoctorReport:
-        return doctor(**options)
-
-
-sys.modules[__name__].__class__ = _CallableModule

@@ -6,7 +6,7 @@ import socket
 import subprocess
 import sys
 
-from helpers.doctor import (
+from helpers.envcheck import (
     COURSE_PORTS,
     check_packages,
     check_python,
@@ -111,9 +111,9 @@ def test_import_helpers_is_fast():
     assert min(times) < 0.150
 
 
-def test_helpers_doctor_stays_callable_after_importing_the_module():
+def test_helpers_doctor_is_the_function_even_after_importing_its_module():
     script = (
-        "from helpers.doctor import COURSE_PORTS\n"
+        "from helpers.envcheck import COURSE_PORTS\n"
         "import helpers\n"
         "print(type(helpers.doctor(is_free=lambda port, protocol: True)).__name__)\n"
     )
