@@ -2,6 +2,7 @@
 
     .venv/bin/python tools/nbtool.py nav                   # navigation + contents everywhere
     .venv/bin/python tools/nbtool.py run [NOTEBOOK ...]    # nav, then re-execute and store outputs
+                                                           # (NOTEBOOK: a path, a name or "02")
     .venv/bin/python tools/nbtool.py check [NOTEBOOK ...]  # the hygiene tests' findings
 
 ``run`` executes each notebook top to bottom in a clean kernel (the python3
@@ -62,12 +63,13 @@ def _resolve(names: list[str]) -> list[Path]:
     paths = []
     for name in names:
         path = Path(name)
-        if not path.suffix:
-            path = path.with_suffix(".ipynb")
         if not path.is_file():
-            path = nbindex.NOTEBOOK_DIR / path.name
-        if not path.is_file():
-            raise SystemExit(f"no such notebook: {name}")
+            # "02", "02_tcp_sockets" or "notebooks/02_tcp_sockets.ipynb" all name one notebook
+            matches = sorted(nbindex.NOTEBOOK_DIR.glob(f"{path.stem}*.ipynb"))
+            if len(matches) != 1:
+                found = [m.name for m in matches]
+                raise SystemExit(f"no single notebook matches {name!r}: {found}")
+            path = matches[0]
         paths.append(path.resolve())
     return paths
 
