@@ -100,8 +100,9 @@ ANSWER_COUNT = Exercise(
     title="Read the answer count from a header",
     cases=_COUNT_CASES,
     first_hint=(
-        "The header is six 16-bit numbers: id, flags, questions, answers, authority, "
-        "additional. struct.unpack('!6H', message[:12]) gives all six."
+        "The header is six 16-bit numbers in network byte order: id, flags, then the "
+        "question, answer, authority and additional counts. Which two bytes hold the "
+        "answer count?"
     ),
     mistakes=[
         Mistake(
