@@ -45,9 +45,9 @@ _EXPORTS: dict[str, str] = {
     "NetworkGuardError": "guard",
     "disable_guard": "guard",
     "enable_guard": "guard",
-    # hexview
-    "HexView": "hexview",
-    "hexview": "hexview",
+    # hexviews
+    "HexView": "hexviews",
+    "hexview": "hexviews",
     # layers
     "LAYERS": "layers",
     "Layer": "layers",

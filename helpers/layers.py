@@ -35,56 +35,51 @@ class Layer:
 LAYERS: tuple[Layer, ...] = (
     Layer(
         1, "Physical",
-        "Carries a stream of bits over a physical line and defines the line's "
-        "parameters: voltages, light pulses, radio frequencies, connectors, bit rate.",
-        ("Ethernet physical layer (10BASE-T ... 10GBASE-T)", "Wi-Fi radio", "DSL"),
-        ("none: the network card and its driver",),
+        "Carries a stream of bits over a physical line and defines the line's parameters.",
+        ("Ethernet cabling (1000BASE-T)", "Wi-Fi radio", "DSL"),
+        ("none: the network card",),
         "Bits on the wire: a preamble, the frame, the 4-byte FCS, encoded as signals. "
         "Capture tools never see this layer.",
     ),
     Layer(
         2, "Data link",
-        "Encodes and decodes the bit stream into frames and copes with errors of the "
-        "physical layer inside one physically single network.",
+        "Encodes and decodes the bit stream as frames; copes with errors of the physical "
+        "layer inside one physically single network.",
         ("Ethernet", "PPP", "ATM", "Wi-Fi (802.11)"),
-        ("socket with AF_PACKET (Linux only, needs root)",),
+        ("socket with AF_PACKET (Linux, as root)",),
         "An Ethernet II frame: destination MAC, source MAC, EtherType 0x0800, then the "
         "IPv4 packet, padded to 60 bytes. Loopback has no Ethernet; a LAN does.",
     ),
     Layer(
         3, "Network",
-        "Routes packets from node to node, across many networks, by address.",
+        "Routes packets from node to node.",
         ("IP (IPv4, IPv6)", "ICMP"),
-        ("ipaddress", "socket with SOCK_RAW (needs root)"),
+        ("ipaddress", "socket with SOCK_RAW (as root)"),
         "An IPv4 packet: a 20-byte header (127.0.0.1 -> 127.0.0.1, TTL, protocol 6, "
         "header checksum), then the TCP segment.",
     ),
     Layer(
         4, "Transport",
-        "Transfers data transparently between two endpoints: programs, named by "
-        "address and port. Sockets work here.",
+        "Transfers data transparently between two endpoints. Sockets work here.",
         ("TCP", "UDP"),
-        ("socket (SOCK_STREAM is TCP, SOCK_DGRAM is UDP)", "selectors", "socketserver",
-         "asyncio"),
+        ("socket", "selectors", "socketserver", "asyncio"),
         "A TCP segment: a 20-byte header (ports 54321 -> 33333, sequence and "
         "acknowledgement numbers, PSH|ACK, window, checksum), then the message bytes.",
     ),
     Layer(
         5, "Session",
-        "Manages a session between the participants: starts, coordinates and ends "
-        "their connections.",
-        ("no separate protocol in TCP/IP: connection set-up and tear-down",
-         "TLS session resumption"),
-        ("socket: connect, accept, shutdown, close", "ssl (sessions)"),
+        "Manages a session between participants: starts, coordinates and ends connections.",
+        ("none of its own in TCP/IP",),
+        ("socket: connect, accept, close", "ssl sessions"),
         "No bytes of its own in TCP/IP: the session is the open connection between "
         "connect() and close().",
     ),
     Layer(
         6, "Presentation",
-        "Makes data independent of its representation by converting formats; "
-        "transparent encryption and decryption may happen here.",
-        ("character encodings (UTF-8, cp1251)", "MIME", "TLS encryption"),
-        ("str.encode / bytes.decode", "codecs", "ssl", "email", "struct", "json"),
+        "Makes data independent of its representation by converting formats; may "
+        "encrypt and decrypt transparently.",
+        ("UTF-8, cp1251", "MIME", "TLS"),
+        ("str.encode", "bytes.decode", "ssl", "email", "struct"),
         "The text encoded as bytes: 'ПАЛИНДРОМ'.encode('utf-8') is 18 bytes, "
         "two per Cyrillic letter (d0 9f d0 90 ...).",
     ),
@@ -92,7 +87,7 @@ LAYERS: tuple[Layer, ...] = (
         7, "Application",
         "Supports particular network applications; the protocol depends on the service.",
         ("HTTP", "FTP", "SMTP", "NNTP", "POP3", "IMAP", "DNS"),
-        ("smtplib", "http.client", "ftplib", "imaplib", "poplib", "urllib.request"),
+        ("smtplib", "http.client", "ftplib", "imaplib", "poplib"),
         "The message as the program sees it: the text 'ПАЛИНДРОМ'.",
     ),
 )

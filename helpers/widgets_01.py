@@ -14,7 +14,7 @@ from __future__ import annotations
 import html
 from typing import TYPE_CHECKING, Any
 
-from helpers.hexview import hexview
+from helpers.hexviews import hexview
 from helpers.layers import LAYERS, Layer, layer_named
 from helpers.packets import ETHERNET_MIN_FRAME, Encapsulation, encapsulate, ethernet_fcs
 

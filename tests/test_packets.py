@@ -17,7 +17,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from helpers import packets
-from helpers.hexview import hexview
+from helpers.hexviews import hexview
 from helpers.layers import LAYERS, layer_named
 from helpers.packets import (
     TCPFlag,

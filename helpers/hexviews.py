@@ -1,6 +1,6 @@
 """A coloured hex view of a frame: each layer's bytes in its own colour, every field named.
 
-    >>> from helpers.hexview import hexview
+    >>> from helpers.hexviews import hexview
     >>> view = hexview(encapsulate("ПАЛИНДРОМ").frame)   # doctest: +SKIP
 
 In JupyterLab the view renders as HTML: rows of 16 bytes, a colour per header,
@@ -58,8 +58,10 @@ class HexView:
         """(marker letter, part name, bytes) for each part, in frame order."""
         totals: dict[tuple[str, str], int] = {}
         for field in self.fields:
-            key = (_style(field)[1],
-                   "Ethernet padding" if field.name == "Padding" else field.protocol)
+            key = (
+                _style(field)[1],
+                "Ethernet padding" if field.name == "Padding" else field.protocol,
+            )
             totals[key] = totals.get(key, 0) + field.size
         return [(marker, name, size) for (marker, name), size in totals.items()]
 
@@ -67,10 +69,13 @@ class HexView:
         """Rows of hex with a marker line under each (E Ethernet, I IPv4, T TCP, ...),
         then every field with its byte range and value."""
         lines = [self.title]
-        lines.append(", ".join(f"{marker} = {name} {size} bytes"
-                               for marker, name, size in self._layer_totals()))
+        lines.append(
+            ", ".join(
+                f"{marker} = {name} {size} bytes" for marker, name, size in self._layer_totals()
+            )
+        )
         for row in range(0, len(self.data), BYTES_PER_ROW):
-            chunk = self.data[row:row + BYTES_PER_ROW]
+            chunk = self.data[row : row + BYTES_PER_ROW]
             lines.append(f"{row:04x}  " + " ".join(f"{byte:02x}" for byte in chunk))
             markers = []
             for index in range(row, row + len(chunk)):
@@ -81,11 +86,14 @@ class HexView:
         name_width = max([len("field"), *(len(f.name) for f in self.fields)])
         proto_width = max([len("header"), *(len(f.protocol) for f in self.fields)])
         lines.append("")
-        lines.append(f"{'bytes':<{width}}  {'header':<{proto_width}}  "
-                     f"{'field':<{name_width}}  value")
+        lines.append(
+            f"{'bytes':<{width}}  {'header':<{proto_width}}  {'field':<{name_width}}  value"
+        )
         for field in self.fields:
-            lines.append(f"{_byte_range(field):<{width}}  {field.protocol:<{proto_width}}  "
-                         f"{field.name:<{name_width}}  {field.value}")
+            lines.append(
+                f"{_byte_range(field):<{width}}  {field.protocol:<{proto_width}}  "
+                f"{field.name:<{name_width}}  {field.value}"
+            )
         return "\n".join(lines)
 
     def __str__(self) -> str:
@@ -98,7 +106,7 @@ class HexView:
         cell = "padding:1px 3px;color:#000;"
         rows = []
         for row in range(0, len(self.data), BYTES_PER_ROW):
-            chunk = self.data[row:row + BYTES_PER_ROW]
+            chunk = self.data[row : row + BYTES_PER_ROW]
             spans = []
             for index, byte in enumerate(chunk, start=row):
                 owner = self._owner.get(index)
@@ -109,11 +117,17 @@ class HexView:
                 shade = _style(field)[0][number % 2]
                 title = html.escape(
                     f"{field.protocol}: {field.name} = {field.value} (byte {index}, "
-                    f"field bytes {_byte_range(field)})", quote=True)
-                spans.append(f'<span style="{cell}background:{shade}" '
-                             f'title="{title}">{byte:02x}</span>')
-            rows.append(f'<div><span style="color:#6c757d;padding-right:8px">{row:04x}</span>'
-                        + "".join(spans) + "</div>")
+                    f"field bytes {_byte_range(field)})",
+                    quote=True,
+                )
+                spans.append(
+                    f'<span style="{cell}background:{shade}" title="{title}">{byte:02x}</span>'
+                )
+            rows.append(
+                f'<div><span style="color:#6c757d;padding-right:8px">{row:04x}</span>'
+                + "".join(spans)
+                + "</div>"
+            )
         legend = []
         for number, field in enumerate(self.fields):
             shade = _style(field)[0][number % 2]
@@ -126,8 +140,12 @@ class HexView:
                 f"<td>{html.escape(field.value)}</td>"
                 "</tr>"
             )
-        totals = ", ".join(f"{html.escape(name)} {size} bytes"
-                           for _, name, size in self._layer_totals())
+        shades = {marker: shade for (shade, _), marker in [*_STYLE.values(), _PADDING_STYLE]}
+        totals = ", ".join(
+            f'<span style="{cell}background:{shades.get(marker, "#f8f9fa")}">'
+            f"{html.escape(name)}</span> {size} bytes"
+            for marker, name, size in self._layer_totals()
+        )
         return (
             '<div class="course-hexview">'
             f"<div><b>{html.escape(self.title)}</b>: {totals}</div>"
