@@ -12,6 +12,19 @@ from typing import Any
 
 # public name -> module that defines it
 _EXPORTS: dict[str, str] = {
+    # architectures
+    "ARCHITECTURES": "architectures",
+    "DELAY": "architectures",
+    "asyncio_server": "architectures",
+    "one_at_a_time": "architectures",
+    "selectors_server": "architectures",
+    "serve_client": "architectures",
+    "socketserver_server": "architectures",
+    "thread_per_client": "architectures",
+    # concurrency
+    "ConcurrencyResult": "concurrency",
+    "check_concurrency": "concurrency",
+    "concurrency_table": "concurrency",
     # dnswire
     "DNSWireError": "dnswire",
     "build_query": "dnswire",
@@ -74,6 +87,12 @@ _EXPORTS: dict[str, str] = {
     "ipv4_packet": "packets",
     "tcp_segment": "packets",
     "udp_datagram": "packets",
+    # reverse_client
+    "ask_reverse": "reverse_client",
+    # sequence
+    "RecordedSocket": "sequence",
+    "SequenceDiagram": "sequence",
+    "sequence_diagram": "sequence",
     # servers
     "BackgroundServer": "servers",
     "ServerStopped": "servers",
@@ -94,11 +113,17 @@ _EXPORTS: dict[str, str] = {
     "LossPattern": "udp",
     "PingStats": "udp",
     "ping_stats": "udp",
+    # unix_servers
+    "UNIX_SOCKETS": "unix_servers",
+    "UnixServer": "unix_servers",
+    "serve_unix": "unix_servers",
     # widgets_01
     "encapsulation_table": "widgets_01",
     "encapsulation_widget": "widgets_01",
     "layer_card": "widgets_01",
     "layer_explorer": "widgets_01",
+    # widgets_02
+    "reverse_widget": "widgets_02",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -1,0 +1,141 @@
+"""helpers.architectures: every design serves many clients correctly and stops cleanly."""
+
+from __future__ import annotations
+
+import socket
+import struct
+import threading
+import time
+
+import pytest
+
+from helpers.architectures import ARCHITECTURES, DELAY, asyncio_server
+from helpers.concurrency import check_concurrency, concurrency_table
+from helpers.reverse_client import ask_reverse
+from helpers.servers import serve, stop_all
+
+
+def server_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("helpers-server-")]
+
+
+@pytest.fixture(autouse=True)
+def clean_registry():
+    yield
+    stop_all()
+    deadline = time.monotonic() + 2.0
+    while any(t.is_alive() for t in server_threads()) and time.monotonic() < deadline:
+        time.sleep(0.02)  # lesson-started handler threads end on their next sliced wait
+    assert not [t for t in server_threads() if t.is_alive()]
+
+
+@pytest.mark.parametrize("name", ARCHITECTURES)
+def test_fifty_concurrent_clients_are_all_served_correctly(name: str, capfd) -> None:
+    server = serve("many", ARCHITECTURES[name], port=0)
+    result = check_concurrency(server.address, clients=50, timeout=8.0, name=name)
+    assert (result.served, result.wrong, result.failed) == (50, 0, 0), result.errors
+    server.events.wait_for("close", count=50)
+    server.stop()
+    assert server.errors == []
+    out, err = capfd.readouterr()
+    assert out == f"many server on 127.0.0.1:{server.port}\n" and err == ""
+
+
+def test_one_at_a_time_serialises_and_the_others_overlap() -> None:
+    timings = {}
+    for name, function in ARCHITECTURES.items():
+        server = serve("many", function, port=0)
+        timings[name] = check_concurrency(server.address, clients=20, name=name).seconds
+        server.stop()
+    serial, *others = timings.values()
+    assert serial >= 20 * DELAY
+    assert all(seconds < serial / 3 for seconds in others), timings
+
+
+def ask_raw(address: tuple[str, int], data: bytes) -> bytes:
+    with socket.create_connection(address, timeout=5) as sock:
+        sock.sendall(data)
+        sock.shutdown(socket.SHUT_WR)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@pytest.mark.parametrize("name", ARCHITECTURES)
+def test_bad_clients_do_not_stop_the_server(name: str, capfd) -> None:
+    server = serve("many", ARCHITECTURES[name], port=0)
+    silent = socket.create_connection(server.address, timeout=2)
+    try:
+        with socket.create_connection(server.address, timeout=2) as abrupt:
+            abrupt.sendall(b"half a mess")
+            # linger 0: close() sends a reset instead of a clean end of stream
+            abrupt.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        assert ask_raw(server.address, b"\xffok") == "ko\ufffd".encode()
+        assert ask_reverse(server.address, "ПАЛИНДРОМ", timeout=5) == "МОРДНИЛАП"
+    finally:
+        silent.close()
+    server.stop()
+    assert server.errors == []
+    assert capfd.readouterr().err == ""
+
+
+def test_asyncio_variant_runs_its_own_loop_in_the_server_thread() -> None:
+    import asyncio
+
+    seen = {}
+
+    def spy(listener: socket.socket) -> None:
+        original = asyncio.run
+
+        def run(coro):
+            seen["thread"] = threading.current_thread().name
+            return original(coro)
+
+        asyncio.run = run
+        try:
+            asyncio_server(listener)
+        finally:
+            asyncio.run = original
+
+    server = serve("many", spy, port=0)
+    assert ask_reverse(server.address, "abc") == "cba"
+    assert seen["thread"].startswith("helpers-server-many")
+    server.stop()
+    assert server.errors == []
+
+
+def test_checker_counts_wrong_replies_and_failures() -> None:
+    def upper(listener: socket.socket) -> None:
+        while True:
+            conn, _ = listener.accept()
+            with conn:
+                data = b""
+                while chunk := conn.recv(1024):
+                    data += chunk
+                conn.sendall(data.upper())
+
+    def mute(listener: socket.socket) -> None:
+        while True:
+            conn, _ = listener.accept()
+            conn.recv(1024)
+
+    wrong_server = serve("upper", upper, port=0)
+    wrong = check_concurrency(wrong_server.address, clients=5)
+    assert (wrong.served, wrong.wrong, wrong.failed) == (0, 5, 0)
+    mute_server = serve("mute", mute, port=0)
+    stuck = check_concurrency(mute_server.address, clients=3, timeout=0.3)
+    assert (stuck.served, stuck.failed) == (0, 3) and stuck.errors == {"TimeoutError": 3}
+    table = concurrency_table([wrong, stuck])
+    assert table.column("served") == ["0/5", "0/3"]
+    assert "TimeoutError x3" in str(table)
+
+
+def test_checker_reports_refused_connections_quickly() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        address = probe.getsockname()
+    started = time.monotonic()
+    result = check_concurrency(address, clients=4, timeout=1.0)
+    assert result.errors == {"ConnectionRefusedError": 4}
+    assert time.monotonic() - started < 1.0
