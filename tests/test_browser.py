@@ -80,7 +80,7 @@ def timings(request: pytest.FixtureRequest, screenshots: Path):
 
 
 @pytest.fixture(scope="module")
-def lab_and_browser():
+def lab_and_context():
     reason = missing_reason()
     if reason:
         if os.environ.get("CI", "").lower() == "true":
@@ -93,13 +93,13 @@ def lab_and_browser():
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_notebook_in_browser(
     name: str,
-    lab_and_browser,
+    lab_and_context,
     screenshots: Path,
     timings: list[NotebookRun],
     record_property,
 ) -> None:
-    lab, browser = lab_and_browser
-    run = check_notebook(lab, browser, name, screenshots)
+    lab, context = lab_and_context
+    run = check_notebook(lab, context, name, screenshots)
     timings.append(run)
     record_property("browser_seconds", round(run.total_seconds, 2))
     assert run.screenshot is not None and run.screenshot.stat().st_size > 0

@@ -37,6 +37,7 @@ RUN_TIMEOUT = float(os.environ.get("COURSE_BROWSER_TIMEOUT", "240"))
 RENDER_TIMEOUT = 30.0
 INTERACTION_TIMEOUT = 15.0
 POLL = 0.25
+VIEWPORT = {"width": 1400, "height": 1000}
 
 # One snapshot of the notebook: per cell its model (type, source emptiness,
 # tags, metadata, execution count, outputs) and its DOM (prompt text, whether
@@ -324,13 +325,13 @@ class NotebookDriver:
     def wait_text(self, index: int, predicate: Any, what: str) -> str:
         deadline = time.monotonic() + INTERACTION_TIMEOUT
         while True:
-            text = self.snapshot()["cells"][index]["text"]
-            if predicate(text):
-                return text
+            cell = self.snapshot()["cells"][index]
+            if predicate(cell["text"]):
+                return cell["text"]
             if time.monotonic() > deadline:
                 raise self.fail(
-                    f"cell {index}: {what} within {INTERACTION_TIMEOUT:.0f} s; "
-                    f"its output shows {text[-300:]!r}"
+                    f"{_cell_label(cell)}: {what} within {INTERACTION_TIMEOUT:.0f} s; "
+                    f"its output shows {cell['text'][-300:]!r}"
                 )
             time.sleep(POLL / 2)
 
@@ -359,7 +360,12 @@ class NotebookDriver:
             if check.press:
                 (last_box or area).press(check.press, timeout=10_000)
         except PlaywrightError as e:
-            raise self.fail(f"{label}: browser_check step failed ({check.describe()}): {e}") from e
+            first_line = str(e).splitlines()[0]
+            raise self.fail(
+                f"{label}: browser_check step failed ({check.describe()}): {first_line}\n"
+                f"  buttons there: {area.locator('button').all_inner_texts()}\n"
+                f"  labels there: {area.locator('.widget-label').all_inner_texts()}"
+            ) from e
         self.wait_text(
             cell["index"],
             lambda text: check.expect_text in text,
@@ -432,12 +438,13 @@ def _text_box(page: Any, area: Any, name: str) -> Any:
 
 
 def check_notebook(
-    lab: JupyterLab, browser: Any, name: str, screenshots: Path | None = None
+    lab: JupyterLab, context: Any, name: str, screenshots: Path | None = None
 ) -> NotebookRun:
-    """Open, run and check one notebook in a new page; its kernel is shut down afterwards."""
+    """Open, run and check one notebook in a new page of ``context`` (a Playwright
+    BrowserContext); its kernel is shut down afterwards."""
     run = NotebookRun(name=name)
     started = time.monotonic()
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
     page.set_default_timeout(30_000)
     driver = NotebookDriver(lab, page, name)
     try:

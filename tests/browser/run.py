@@ -21,7 +21,7 @@ from typing import Any
 
 from . import chromium
 from .lab import JupyterLab
-from .notebook import NotebookCheckError, NotebookRun, check_notebook
+from .notebook import VIEWPORT, NotebookCheckError, NotebookRun, check_notebook
 
 REPO = Path(__file__).resolve().parents[2]
 NO_BROWSER = 3  # exit status when Chromium or Playwright is missing (the reason is on stderr)
@@ -41,7 +41,11 @@ def kernel_startup_files() -> list[Path]:
 def browser_session(
     notebooks_dir: Path, startup_files: list[Path] | None = None
 ) -> Iterator[tuple[JupyterLab, Any]]:
-    """One JupyterLab (cleared copies of ``notebooks_dir``) and one headless Chromium."""
+    """One JupyterLab (cleared copies of ``notebooks_dir``) and a context of one headless Chromium.
+
+    One context for all notebooks: its HTTP cache spares every new page most
+    of JupyterLab's start-up; each notebook still gets a page and workspace of its own.
+    """
     from playwright.sync_api import sync_playwright
 
     if startup_files is None:
@@ -49,7 +53,7 @@ def browser_session(
     with JupyterLab(notebooks_dir, startup_files=startup_files) as lab, sync_playwright() as p:
         browser = chromium.launch(p)
         try:
-            yield lab, browser
+            yield lab, browser.new_context(viewport=VIEWPORT)
         finally:
             browser.close()
 
@@ -66,11 +70,11 @@ def time_notebooks(
     if len(folders) != 1:
         raise ValueError(f"notebooks must be in one folder, got {sorted(map(str, folders))}")
     results: list[tuple[NotebookRun, str | None]] = []
-    with browser_session(folders.pop()) as (lab, browser):
+    with browser_session(folders.pop()) as (lab, context):
         for path in paths:
             started = time.monotonic()
             try:
-                results.append((check_notebook(lab, browser, path.name, screenshots), None))
+                results.append((check_notebook(lab, context, path.name, screenshots), None))
             except NotebookCheckError as e:
                 failed = NotebookRun(name=path.name, total_seconds=time.monotonic() - started)
                 results.append((failed, str(e)))
