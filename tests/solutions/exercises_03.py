@@ -1,0 +1,28 @@
+"""Reference solutions of notebook 03's exercises, checked by tests/test_exercises_03.py."""
+
+from __future__ import annotations
+
+import socket
+
+
+def ping_summary(
+    rtts: list[float | None],
+) -> tuple[float | None, float | None, float | None, float]:
+    answered = [rtt for rtt in rtts if rtt is not None]
+    loss_percent = 100 * (len(rtts) - len(answered)) / len(rtts)
+    if not answered:
+        return (None, None, None, loss_percent)
+    return (min(answered), sum(answered) / len(answered), max(answered), loss_percent)
+
+
+def request(address: tuple[str, int], data: bytes, timeout: float = 0.1, retries: int = 2) -> bytes:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(timeout)
+        for _ in range(1 + retries):
+            sock.sendto(data, address)
+            try:
+                reply, _ = sock.recvfrom(65535)
+                return reply
+            except TimeoutError:
+                continue
+    raise TimeoutError(f"no reply from {address} after {1 + retries} attempts")
