@@ -124,6 +124,8 @@ _EXPORTS: dict[str, str] = {
     "layer_explorer": "widgets_01",
     # widgets_02
     "reverse_widget": "widgets_02",
+    # widgets_04
+    "lookup_widget": "widgets_04",
 }
 
 __all__ = sorted(_EXPORTS)
