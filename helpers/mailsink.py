@@ -141,7 +141,7 @@ class _SinkHandler:
         if faults.temporary_failure:
             return "451 temporary failure, please try again later"
         auth = session.auth_data if session.authenticated else None
-        self._sink.mailbox.add(
+        mail = self._sink.mailbox.add(
             ReceivedMail(
                 mail_from=envelope.mail_from,
                 rcpt_tos=tuple(envelope.rcpt_tos),
@@ -155,6 +155,12 @@ class _SinkHandler:
                 tls=session.ssl is not None,
                 session=getattr(server, "transcript", None),
             )
+        )
+        self._sink.events.record(
+            "stored",
+            mail.peer,
+            mail.raw,
+            note=f"from {mail.mail_from} to {', '.join(mail.rcpt_tos)}",
         )
         return "250 OK: message stored"
 
