@@ -30,8 +30,12 @@ $(STAMP): requirements.txt pyproject.toml | $(PY)
 	$(PY) -m pip install --disable-pip-version-check --quiet --no-deps -e .
 	touch $(STAMP)
 
+# Token authentication stays on (Jupyter's default). Jupyter refuses to run as
+# root unless told; inside a container root is common, so allow it there.
+LAB_ROOT := $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
+
 lab: $(STAMP)
-	$(PY) -m jupyter lab --ip=127.0.0.1 notebooks/00_start_here.ipynb
+	$(PY) -m jupyter lab --ip=127.0.0.1 $(LAB_ROOT) notebooks/00_start_here.ipynb
 
 test: $(STAMP)
 	sh tools/loopback-only.sh $(PY) -m pytest $(PYTEST_ARGS)
