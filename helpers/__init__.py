@@ -72,6 +72,13 @@ _EXPORTS: dict[str, str] = {
     "course_resolver": "lookups",
     "resolve": "lookups",
     "send_query": "lookups",
+    # mailbox_store
+    "MailStore": "mailbox_store",
+    "ReceivedMail": "mailbox_store",
+    # mailsink
+    "Faults": "mailsink",
+    "MailSink": "mailsink",
+    "start_mail_sink": "mailsink",
     # nameserver
     "COURSE_ZONE": "nameserver",
     "NameServer": "nameserver",
@@ -103,12 +110,18 @@ _EXPORTS: dict[str, str] = {
     "serve_each": "servers",
     "stop_all": "servers",
     "stop_server": "servers",
+    # smtp_route
+    "CourseSMTP": "smtp_route",
+    # smtp_transcript
+    "SessionTranscript": "smtp_transcript",
     # tables
     "Table": "tables",
     # text
     "reverse_text": "text",
     "reverse_utf8": "text",
     "split_clusters": "text",
+    # tls_ca
+    "course_ca_pem": "tls_ca",
     # udp
     "LossPattern": "udp",
     "PingStats": "udp",
