@@ -44,8 +44,11 @@ def _byte_range(field: Field) -> str:
 class HexView:
     """Bytes plus their named fields; renders as HTML in JupyterLab and as text elsewhere."""
 
-    def __init__(self, data: bytes, fields: Iterable[Field], title: str = "") -> None:
+    def __init__(
+        self, data: bytes, fields: Iterable[Field], title: str = "", legend_open: bool = True
+    ) -> None:
         self.data = bytes(data)
+        self.legend_open = legend_open
         self.fields = tuple(fields)
         self.title = title or f"{len(self.data)} bytes"
         # byte index -> (field, its position among the fields) for colouring
@@ -128,16 +131,18 @@ class HexView:
                 + "".join(spans)
                 + "</div>"
             )
+        td = "padding:1px 10px 1px 0;line-height:1.3"  # JupyterLab's default rows are tall
         legend = []
         for number, field in enumerate(self.fields):
             shade = _style(field)[0][number % 2]
             legend.append(
                 "<tr>"
-                f'<td style="text-align:right">{_byte_range(field)}</td>'
-                f'<td><span style="{cell}background:{shade}">{html.escape(field.protocol)}'
+                f'<td style="{td};text-align:right">{_byte_range(field)}</td>'
+                f'<td style="{td}"><span style="{cell}background:{shade}">'
+                f"{html.escape(field.protocol)}"
                 "</span></td>"
-                f"<td>{html.escape(field.name)}</td>"
-                f"<td>{html.escape(field.value)}</td>"
+                f'<td style="{td}">{html.escape(field.name)}</td>'
+                f'<td style="{td}">{html.escape(field.value)}</td>'
                 "</tr>"
             )
         shades = {marker: shade for (shade, _), marker in [*_STYLE.values(), _PADDING_STYLE]}
@@ -152,7 +157,8 @@ class HexView:
             '<div style="font-family:monospace;line-height:1.6;margin:4px 0">'
             + "".join(rows)
             + "</div>"
-            "<details open><summary>Every field (hover a byte to see its field)</summary>"
+            f"<details{' open' if self.legend_open else ''}>"
+            "<summary>Every field (hover a byte to see its field)</summary>"
             '<table style="font-size:90%"><thead><tr><th>bytes</th><th>header</th>'
             "<th>field</th><th>value</th></tr></thead><tbody>"
             + "".join(legend)
@@ -160,6 +166,8 @@ class HexView:
         )
 
 
-def hexview(data: bytes, first: str = "ethernet", title: str = "") -> HexView:
+def hexview(
+    data: bytes, first: str = "ethernet", title: str = "", legend_open: bool = True
+) -> HexView:
     """Show ``data`` (a frame, or a packet/segment with ``first="ipv4"``/``"tcp"``/``"udp"``)."""
-    return HexView(data, dissect(data, first), title)
+    return HexView(data, dissect(data, first), title, legend_open)

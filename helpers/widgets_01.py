@@ -41,11 +41,11 @@ def _sample_html(layer: Layer, wrapped: Encapsulation, text: str) -> str:
     if layer.number == 5:
         return html.escape(layer.data)
     if layer.number == 4:
-        return hexview(wrapped.segment, "tcp", "TCP segment")._repr_html_()
+        return hexview(wrapped.segment, "tcp", "TCP segment", legend_open=False)._repr_html_()
     if layer.number == 3:
-        return hexview(wrapped.packet, "ipv4", "IPv4 packet")._repr_html_()
+        return hexview(wrapped.packet, "ipv4", "IPv4 packet", legend_open=False)._repr_html_()
     if layer.number == 2:
-        return hexview(wrapped.frame, title="Ethernet II frame")._repr_html_()
+        return hexview(wrapped.frame, title="Ethernet II frame", legend_open=False)._repr_html_()
     fcs = ethernet_fcs(wrapped.frame)
     on_wire = len(PREAMBLE_AND_SFD) + len(wrapped.frame) + len(fcs)
     return (

@@ -319,9 +319,13 @@ def test_hexview_html_titles_every_byte_and_escapes_the_message() -> None:
     assert html.unescape(titles[22]).startswith("IPv4: TTL = 64 (byte 22")
     assert "<b>&" not in page and "&lt;b&gt;&amp;" in page
     for field in wrapped.fields:
-        assert f"<td>{html.escape(field.name)}</td>" in page
+        assert f">{html.escape(field.name)}</td>" in page
     # two shades alternate, so neighbouring fields of one header look different
     assert page.count("#cfe2ff") > 0 and page.count("#9ec5fe") > 0
+    # the legend is open unless asked otherwise (the explorer's cards keep it folded)
+    assert "<details open>" in page
+    folded = hexview(wrapped.frame, legend_open=False)._repr_html_()
+    assert "<details>" in folded and "<details open>" not in folded
 
 
 def test_layers_follow_the_source() -> None:
