@@ -22,6 +22,11 @@ b'\\x00'
 
 The decoders accept chunks of any size, split anywhere, which is exactly what
 ``recv`` hands out; a socket loop only feeds them what arrives.
+
+A decoder that meets bad framing (a length over ``max_size``, a line longer
+than ``max_size``) first returns the whole messages before it; the next
+``feed`` call (``feed(b"")`` will do) raises ``FramingError``. So a server can
+answer every good request before it reports the bad one.
 """
 
 from __future__ import annotations
@@ -99,11 +104,11 @@ class DelimitedDecoder:
         messages: list[bytes] = []
         while (end := self._buffer.find(self.delimiter, start)) != -1:
             if end > self.max_size:
-                raise self._too_long()
+                break
             messages.append(bytes(self._buffer[:end]))
             del self._buffer[: end + len(self.delimiter)]
             start = 0
-        if len(self._buffer) > self.max_size:
+        if len(self._buffer) > self.max_size and not messages:
             raise self._too_long()
         return messages
 
@@ -137,6 +142,8 @@ class PrefixedDecoder:
         while len(self._buffer) >= PREFIX.size:
             (length,) = PREFIX.unpack_from(self._buffer)
             if length > self.max_size:
+                if messages:
+                    break  # deliver these first; the next feed() raises
                 raise FramingError(
                     f"the peer announced {length} bytes, more than the limit {self.max_size}"
                 )

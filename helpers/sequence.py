@@ -152,7 +152,7 @@ def _label(event: Event) -> str:
     if event.kind in ("send", "recv"):
         if event.kind == "recv" and not event.data:
             return "recv() -> b'' (end of stream)"
-        return f"{event.kind} {event.nbytes} bytes"
+        return f"{event.kind} {event.nbytes} byte{'' if event.nbytes == 1 else 's'}"
     if event.kind == "shutdown":
         return f"shutdown({event.note})"
     if event.kind == "close":

@@ -113,3 +113,18 @@ def test_line_longer_than_limit_is_refused_however_it_arrives(chunk: int) -> Non
     with pytest.raises(FramingError, match="no delimiter within 100 bytes"):
         for start in range(0, len(stream), chunk):
             decoder.feed(stream[start:start + chunk])
+
+
+def test_good_messages_before_bad_framing_are_delivered_first() -> None:
+    decoder = PrefixedDecoder(max_size=100)
+    stream = frame_prefixed(b"one") + frame_prefixed(b"two") + b"\xff\xff\xff\xff"
+    assert decoder.feed(stream) == [b"one", b"two"]
+    with pytest.raises(FramingError, match="announced"):
+        decoder.feed(b"")
+    lines = DelimitedDecoder(max_size=10)
+    assert lines.feed(b"ok\n" + b"x" * 20) == [b"ok"]
+    with pytest.raises(FramingError, match="no delimiter within 10 bytes"):
+        lines.feed(b"")
+    long_then_short = DelimitedDecoder(max_size=10)
+    with pytest.raises(FramingError):
+        long_then_short.feed(b"y" * 20 + b"\nok\n")

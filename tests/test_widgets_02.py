@@ -1,0 +1,66 @@
+"""Notebook 02's "Try it" widget: views are pure, a click is a real exchange."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from helpers.architectures import one_at_a_time
+from helpers.events import EventLog
+from helpers.servers import serve, stop_all
+from helpers.widgets_02 import error_html, events_html, reply_html, reverse_widget
+
+
+@pytest.fixture
+def server():
+    yield serve("reverse", one_at_a_time, port=0)
+    stop_all()
+
+
+def test_reply_view_shows_text_and_sizes() -> None:
+    view = reply_html("ПАЛИНДРОМ", "<МОРДНИЛАП>")
+    assert "9 characters, 18 bytes" in view
+    assert "&lt;МОРДНИЛАП&gt;" in view  # escaped
+
+
+def test_events_view_shows_the_newest_rows_and_the_total() -> None:
+    log = EventLog("reverse")
+    for number in range(20):
+        log.record("recv", ("127.0.0.1", 40000 + number), b"x")
+    view = events_html(log, rows=5)
+    assert "last 5 of 20 events in the reverse log" in view
+    assert "127.0.0.1:40019" in view and "127.0.0.1:40014" not in view
+
+
+def test_error_view_names_the_error() -> None:
+    assert "<b>ConnectionRefusedError</b>" in error_html(ConnectionRefusedError("refused"))
+
+
+def test_initial_state_does_not_depend_on_the_server(server) -> None:
+    widget = reverse_widget(server)
+    (box, button), reply, log = widget.children[0].children, widget.children[1], widget.children[2]
+    assert box.value == "ПАЛИНДРОМ" and button.description == "Send"
+    assert reply.value == "" and "Press Send" in log.value
+
+
+def test_click_sends_and_the_log_grows(server) -> None:
+    widget = reverse_widget(server)
+    (box, button), reply, log = widget.children[0].children, widget.children[1], widget.children[2]
+    button.click()
+    assert "МОРДНИЛАП" in reply.value
+    first = log.value
+    assert "accept" in first and "close" in first
+    box.value = "кот"
+    button.click()
+    assert "ток" in reply.value and "3 characters, 6 bytes" in reply.value
+    assert log.value != first and "last 11 of 11 events" in log.value
+
+
+def test_click_after_the_server_stopped_shows_the_error(server) -> None:
+    widget = reverse_widget(server)
+    server.stop()
+    widget.children[0].children[1].click()
+    assert "ConnectionRefusedError" in widget.children[1].value
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(server.address, timeout=1).close()
