@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from helpers import packets
 from helpers.hexviews import hexview
-from helpers.layers import LAYERS, layer_named
+from helpers.layers import LAYERS, layer_named, layers_table
 from helpers.packets import (
     TCPFlag,
     dissect,
@@ -347,6 +347,14 @@ def test_layers_follow_the_source() -> None:
     assert layer_named("7") is LAYERS[-1]
     with pytest.raises(KeyError, match="no OSI layer"):
         layer_named("Internet")
+
+
+def test_layers_table_lists_the_layers_top_first() -> None:
+    table = layers_table()
+    assert table.column("layer") == [layer.name for layer in reversed(LAYERS)]
+    assert table.column("#") == [7, 6, 5, 4, 3, 2, 1]
+    assert "socket" in table.column("Python")[3]
+    assert "Sockets work here" in str(table)
 
 
 def test_application_layer_modules_exist() -> None:
