@@ -336,8 +336,8 @@ class NotebookDriver:
             time.sleep(POLL / 2)
 
     def interact(self, cell: dict[str, Any], check: Interaction) -> None:
+        self.scroll_to_cell(cell["index"])
         area = self.cell_locator(cell["index"]).locator(".jp-OutputArea")
-        area.scroll_into_view_if_needed(timeout=10_000)
         label = _cell_label(cell)
         if check.expect_text in cell["text"]:
             raise self.fail(
@@ -374,6 +374,7 @@ class NotebookDriver:
 
     def interact_generically(self, cell: dict[str, Any]) -> str | None:
         """Click the cell's plain buttons in turn; the first that changes its output wins."""
+        self.scroll_to_cell(cell["index"])
         area = self.cell_locator(cell["index"]).locator(".jp-OutputArea")
         buttons = area.locator("button.widget-button:not(.widget-toggle-button)")
         for i in range(buttons.count()):
@@ -413,12 +414,25 @@ class NotebookDriver:
             "output: declare one in the widget cell's metadata (see tests/browser/notebook.py)"
         )
 
+    def scroll_to_cell(self, index: int) -> None:
+        """Bring a cell to the top through the notebook's own scrolling, then let it paint.
+
+        The notebook draws off-screen cells lazily (its windowing): a plain
+        scrollIntoView can leave a screenshot blank.
+        """
+        self.page.evaluate(
+            """async ([path, index]) => {
+              const p = Array.from(window.jupyterapp.shell.widgets('main')).find(
+                w => w.context && w.context.path === path);
+              await p.content.scrollToItem(index, 'start');
+              for (let i = 0; i < 3; i++) await new Promise(r => requestAnimationFrame(r));
+            }""",
+            [self.path, index],
+        )
+
     def screenshot(self, folder: Path, focus: int | None) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
-        if focus is not None:
-            self.cell_locator(focus).scroll_into_view_if_needed(timeout=10_000)
-        else:
-            self.cell_locator(0).scroll_into_view_if_needed(timeout=10_000)
+        self.scroll_to_cell(focus if focus is not None else 0)
         path = folder / (Path(self.name).stem + ".png")
         self.page.screenshot(path=str(path), timeout=30_000)
         return path
