@@ -1,11 +1,13 @@
-"""Session set-up shared by every test: each kernel the tests start runs the audit start-up.
+"""Session set-up for every pytest run here: each kernel the tests start runs the audit start-up.
 
-At configure time, before nbval or any test starts a kernel, IPYTHONDIR points
-at a throw-away profile whose start-up folder holds kernel_startup/00-netaudit.py,
-and COURSE_NETAUDIT_LOG names the session's record. Kernels inherit both
-through the environment. nbval cells fail as soon as the record grows while
-they run; anything recorded outside them (another test's kernel) fails the
-session at the end.
+At the repository's top so that it applies to every item, nbval's notebook
+cells included, whatever paths pytest is given (`pytest notebooks --nbval`
+alone too). At configure time, before nbval or any test starts a kernel,
+IPYTHONDIR points at a throw-away profile whose start-up folder holds
+tests/kernel_startup/00-netaudit.py, and COURSE_NETAUDIT_LOG names the
+session's record. Kernels inherit both through the environment. An nbval cell
+fails as soon as the record grows while it runs; anything recorded outside
+nbval's cells (another test's kernel) fails the session at the end.
 """
 
 from __future__ import annotations
@@ -19,8 +21,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-STARTUP_FILE = Path(__file__).resolve().parent / "kernel_startup" / "00-netaudit.py"
+STARTUP_FILE = Path(__file__).resolve().parent / "tests" / "kernel_startup" / "00-netaudit.py"
 
 
 class AuditRecord:
@@ -96,7 +97,7 @@ def pytest_runtest_call(item: pytest.Item):
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     # nbval asked for but no notebook collected would make `make test` pass vacuously
-    if session.config.option.nbval and not any(_is_nbval_cell(i) for i in session.items):
+    if getattr(session.config.option, "nbval", False) and not any(_is_nbval_cell(i) for i in session.items):
         if not session.config.option.keyword and not session.config.option.markexpr:
             raise pytest.UsageError("--nbval given but no notebook cells were collected")
 
@@ -110,6 +111,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         message = "kernels started by the tests reached outside loopback:\n" + describe(entries)
         reporter = session.config.pluginmanager.get_plugin("terminalreporter")
         if reporter is not None:
+            reporter.ensure_newline()
             reporter.write_line(message, red=True)
         else:
             print(message, file=sys.stderr)
