@@ -97,8 +97,9 @@ def pytest_runtest_call(item: pytest.Item):
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     # nbval asked for but no notebook collected would make `make test` pass vacuously
-    if getattr(session.config.option, "nbval", False) and not any(_is_nbval_cell(i) for i in session.items):
-        if not session.config.option.keyword and not session.config.option.markexpr:
+    option = session.config.option
+    if getattr(option, "nbval", False) and not (option.keyword or option.markexpr):
+        if not any(_is_nbval_cell(item) for item in session.items):
             raise pytest.UsageError("--nbval given but no notebook cells were collected")
 
 
