@@ -183,7 +183,7 @@ class _DroppingReverse:
     name = "exercise-03-request"
 
     def __init__(self) -> None:
-        self.drops: dict[bytes, int] = {}
+        self._drops: dict[bytes, int] = {}
         self._copies: Counter[bytes] = Counter()
         self._late: list[threading.Timer] = []
         self._lock = threading.Lock()
@@ -192,7 +192,7 @@ class _DroppingReverse:
     def ready(self, drops: dict[bytes, int]) -> tuple[str, int]:
         """Start (or reuse) the server and forget earlier runs; its address."""
         with self._lock:
-            self.drops = dict(drops)
+            self._drops = dict(drops)
             self._copies.clear()
         if self._server is None or not self._server.running:
             # The status line is the helper's business here, not the student's.
@@ -225,7 +225,7 @@ class _DroppingReverse:
         with self._lock:
             copy = self._copies[data]
             self._copies[data] += 1
-            if copy >= self.drops.get(data, 0):
+            if copy >= self._drops.get(data, 0):
                 return reply
             timer = threading.Timer(LATE_REPLY, _send_quietly, (reply, addr))
             timer.daemon = True
