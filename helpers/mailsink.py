@@ -402,6 +402,14 @@ class MailSink:
         with self._lock:
             return list(self._transcripts)
 
+    def last_transcript(self, timeout: float = 2.0) -> SessionTranscript:
+        """The newest session, once its connection is closed (see ``wait_closed``)."""
+        with self._lock:
+            if not self._transcripts:
+                raise LookupError(f"no SMTP session has reached the {self.name} sink yet")
+            transcript = self._transcripts[-1]
+        return transcript.wait_closed(timeout)
+
     @property
     def ca_pem(self) -> str:
         """The course CA's certificate (PEM): what a client passes as ``cadata=``."""

@@ -24,6 +24,7 @@ mailbox); AUTH data is hidden. Nothing is printed: lines go into a
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -52,6 +53,7 @@ class SessionTranscript:
         self.peer = peer
         self._events = events
         self._lines: list[tuple[str, bytes | str]] = []
+        self._closed = threading.Event()
 
     def client(self, line: bytes | str) -> None:
         """A line from the client: bytes as received, or a str that stands in for it."""
@@ -68,6 +70,23 @@ class SessionTranscript:
     def note(self, kind: str, text: str) -> None:
         self._lines.append(("--", text))
         self._events.record(kind, self.peer, note=text)
+        if kind == "close":
+            self._closed.set()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed.is_set()
+
+    def wait_closed(self, timeout: float = 2.0) -> SessionTranscript:
+        """Wait until the connection is closed, so the transcript is complete; return it.
+
+        A client's ``quit()`` returns when the 221 reply arrives, a moment before
+        the server has noted the closed connection: a cell that shows the
+        transcript right away waits for that instead of showing it half done.
+        """
+        if not self._closed.wait(timeout):
+            raise TimeoutError(f"session {self.number} still open after {timeout} s")
+        return self
 
     @property
     def lines(self) -> list[tuple[str, str]]:

@@ -468,8 +468,7 @@ def test_client_disconnecting_mid_data_stores_nothing(sink):
 def test_transcript_reads_the_same_everywhere(sink):
     with client(sink) as c:
         c.sendmail("a@mail.ru", ["rnd@onego.ru"], LETTER)
-    sink.events.wait_for("close")
-    assert str(sink.transcripts[0]) == "\n".join(
+    assert str(sink.last_transcript()) == "\n".join(
         [
             "-- connection opened",
             "S: 220 mail.onego.ru ESMTP course mail sink",
@@ -494,6 +493,18 @@ def test_transcript_reads_the_same_everywhere(sink):
         ]
     )
     assert sink.messages[0].transcript == str(sink.transcripts[0])
+
+
+def test_last_transcript_waits_for_the_close(sink):
+    with pytest.raises(LookupError):
+        sink.last_transcript()
+    raw = Raw(sink)
+    with pytest.raises(TimeoutError, match="still open"):
+        sink.last_transcript(timeout=0.1)
+    raw.send(b"QUIT\r\n")
+    raw.close()
+    transcript = sink.last_transcript()
+    assert transcript.closed and transcript.lines[-1] == ("--", "connection closed")
 
 
 def test_clear_empties_mailbox_transcripts_and_events(sink):
