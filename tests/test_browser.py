@@ -20,8 +20,9 @@ numbers, waits until the kernel is idle and then asserts:
   (keys and matching rules: ``Interaction`` in tests/browser/notebook.py; a
   list of such objects is run in order). ``expect_text`` must be absent before
   and present in that cell's output afterwards. A notebook with widgets and no
-  declaration gets a generic check: its plain buttons are clicked in turn
-  until one changes its cell's output; none doing so fails the test.
+  declaration gets a generic check: its buttons (clicked), sliders (one step)
+  and dropdowns (next option) are used in turn until one changes its cell's
+  output (slider readouts do not count); none doing so fails the test.
 
 Then the kernel is shut down. A screenshot per notebook (showing the checked
 widget) goes to $COURSE_SCREENSHOTS, or to a pytest temporary folder; the
@@ -38,7 +39,7 @@ from pathlib import Path
 
 import pytest
 from browser.chromium import missing_reason
-from browser.notebook import NotebookRun, check_notebook
+from browser.notebook import NotebookCheckError, NotebookRun, check_notebook
 from browser.run import browser_session
 
 pytestmark = pytest.mark.browser
@@ -99,7 +100,11 @@ def test_notebook_in_browser(
     record_property,
 ) -> None:
     lab, context = lab_and_context
-    run = check_notebook(lab, context, name, screenshots)
+    try:
+        run = check_notebook(lab, context, name, screenshots)
+    except NotebookCheckError as e:
+        # The message names the notebook and the cell; the driver's traceback adds nothing.
+        pytest.fail(f"{e}\n(screenshot: {screenshots})", pytrace=False)
     timings.append(run)
     record_property("browser_seconds", round(run.total_seconds, 2))
     assert run.screenshot is not None and run.screenshot.stat().st_size > 0

@@ -10,8 +10,8 @@ wait until the kernel is idle and nothing is queued, then check:
   not as its text fallback or "Error displaying widget";
 - the widgets respond: each cell's ``browser_check`` metadata is carried out
   (see ``Interaction``); a notebook with widgets and no declared check gets
-  the generic one: its plain buttons are clicked in order until one changes
-  the text of its cell's output.
+  the generic one: its buttons, sliders and dropdowns are used one at a time
+  until one changes the text of its cell's output.
 
 What the kernel produced is read from the notebook model in the page
 (``window.jupyterapp``, exposed by the server's ``expose_app_in_browser``), what
@@ -45,6 +45,18 @@ VIEWPORT = {"width": 1400, "height": 1000}
 _SNAPSHOT_JS = (
     """
 (path) => {
+  // The output's text as shown, less prompts and slider readouts: a readout
+  // changes in the page alone, so it must not count as the kernel's answer.
+  const visibleText = (area) => {
+    if (!area) return '';
+    const copy = area.cloneNode(true);
+    copy.querySelectorAll('.widget-readout, .jp-OutputPrompt').forEach(e => e.remove());
+    copy.style.cssText = 'position: absolute; left: -100000px; top: 0; width: 1200px';
+    document.body.appendChild(copy);
+    const text = copy.innerText;
+    copy.remove();
+    return text;
+  };
   const app = window.jupyterapp;
   if (!app) return {error: 'window.jupyterapp is missing (expose_app_in_browser off?)'};
   const panel = Array.from(app.shell.widgets('main')).find(
@@ -79,8 +91,7 @@ _SNAPSHOT_JS = (
         text: text.slice(0, 200),
       };
     });
-    const area = cell.node.querySelector('.jp-OutputArea');
-    out.text = area ? area.innerText : '';
+    out.text = visibleText(cell.node.querySelector('.jp-OutputArea'));
     return out;
   });
   return {kernel: kernel ? kernel.status : 'none', cells};
@@ -119,6 +130,7 @@ class Interaction:
         "browser_check": {
             "fill": {"Message": "ПАЛИНДРОМ"},   # text box (by its label or placeholder) -> text
             "select": {"Layer": "Transport"},   # dropdown (by its label) -> option
+            "slide": {"seed": 1},               # slider (by its label) -> steps, < 0 to the left
             "click": "Send",                    # button or toggle button, by its text
             "press": "Enter",                   # a key, sent to the last filled box
             "expect_text": "МОРДНИЛАП"
@@ -129,11 +141,12 @@ class Interaction:
 
     fill: dict[str, str] = field(default_factory=dict)
     select: dict[str, str] = field(default_factory=dict)
+    slide: dict[str, int] = field(default_factory=dict)
     click: str | None = None
     press: str | None = None
     expect_text: str = ""
 
-    KEYS = frozenset({"fill", "select", "click", "press", "expect_text"})
+    KEYS = frozenset({"fill", "select", "slide", "click", "press", "expect_text"})
 
     @classmethod
     def parse(cls, raw: Any) -> list[Interaction]:
@@ -149,6 +162,7 @@ class Interaction:
                 cls(
                     fill=dict(item.get("fill", {})),
                     select=dict(item.get("select", {})),
+                    slide={k: int(v) for k, v in item.get("slide", {}).items()},
                     click=item.get("click"),
                     press=item.get("press"),
                     expect_text=str(item["expect_text"]),
@@ -159,6 +173,7 @@ class Interaction:
     def describe(self) -> str:
         steps = [f"fill {k!r}={v!r}" for k, v in self.fill.items()]
         steps += [f"select {k!r}={v!r}" for k, v in self.select.items()]
+        steps += [f"slide {k!r} by {v}" for k, v in self.slide.items()]
         if self.click:
             steps.append(f"click {self.click!r}")
         if self.press:
@@ -354,6 +369,9 @@ class NotebookDriver:
             for name, value in check.select.items():
                 dropdown = area.locator(".widget-dropdown", has=_label(self.page, name))
                 dropdown.locator("select").select_option(label=value, timeout=10_000)
+            for name, steps in check.slide.items():
+                slider = area.locator(".widget-slider", has=_label(self.page, name))
+                _slide(slider.locator("[role=slider]").first, steps)
             if check.click:
                 exact = re.compile(rf"^\s*{re.escape(check.click)}\s*$")
                 area.locator("button", has_text=exact).first.click(timeout=10_000)
@@ -373,22 +391,44 @@ class NotebookDriver:
         )
 
     def interact_generically(self, cell: dict[str, Any]) -> str | None:
-        """Click the cell's plain buttons in turn; the first that changes its output wins."""
+        """Use the cell's controls one at a time; the first that changes its output wins.
+
+        In turn: each plain button (clicked), each slider (one step right),
+        each dropdown (its next option). Readouts and input boxes do not count
+        as a change: only what the kernel writes back does.
+        """
         self.scroll_to_cell(cell["index"])
         area = self.cell_locator(cell["index"]).locator(".jp-OutputArea")
-        buttons = area.locator("button.widget-button:not(.widget-toggle-button)")
-        for i in range(buttons.count()):
-            button = buttons.nth(i)
-            if not button.is_enabled():
-                continue
-            before = self.snapshot()["cells"][cell["index"]]["text"]
-            button.scroll_into_view_if_needed(timeout=10_000)
-            button.click(timeout=10_000)
-            try:
-                self.wait_text(cell["index"], lambda text, b=before: text != b, "no change")
-            except NotebookCheckError:
-                continue
-            return f"{_cell_label(cell)}: clicked {button.inner_text().strip()!r}, output changed"
+        controls = [
+            ("click", area.locator("button.widget-button:not(.widget-toggle-button)")),
+            ("slide", area.locator(".widget-slider [role=slider]")),
+            ("select", area.locator(".widget-dropdown select")),
+        ]
+        for action, found in controls:
+            for i in range(found.count()):
+                control = found.nth(i)
+                if not control.is_enabled():
+                    continue
+                before = self.snapshot()["cells"][cell["index"]]["text"]
+                if action == "click":
+                    what = f"clicked {control.inner_text().strip()!r}"
+                    control.click(timeout=10_000)
+                elif action == "slide":
+                    what = "moved a slider one step"
+                    _slide(control, 1)
+                else:
+                    options = control.locator("option").all_inner_texts()
+                    if len(options) < 2:
+                        continue
+                    current = control.evaluate("e => e.selectedIndex")
+                    choice = options[(current + 1) % len(options)]
+                    what = f"selected {choice!r}"
+                    control.select_option(label=choice, timeout=10_000)
+                try:
+                    self.wait_text(cell["index"], lambda text, b=before: text != b, "no change")
+                except NotebookCheckError:
+                    continue
+                return f"{_cell_label(cell)}: {what}, output changed"
         return None
 
     def interactions(self, snap: dict[str, Any]) -> list[str]:
@@ -410,8 +450,9 @@ class NotebookDriver:
             if result:
                 return [result]
         raise self.fail(
-            "has widgets but no declared browser_check, and clicking its buttons changed no "
-            "output: declare one in the widget cell's metadata (see tests/browser/notebook.py)"
+            "has widgets but no declared browser_check, and no button, slider or dropdown "
+            "changed an output: declare one in the widget cell's metadata "
+            "(see tests/browser/notebook.py)"
         )
 
     def scroll_to_cell(self, index: int) -> None:
@@ -436,6 +477,14 @@ class NotebookDriver:
         path = folder / (Path(self.name).stem + ".png")
         self.page.screenshot(path=str(path), timeout=30_000)
         return path
+
+
+def _slide(handle: Any, steps: int) -> None:
+    """Move a slider by keyboard, as a student can: focus its handle, press arrows."""
+    handle.focus(timeout=10_000)
+    key = "ArrowRight" if steps > 0 else "ArrowLeft"
+    for _ in range(abs(steps)):
+        handle.press(key, timeout=10_000)
 
 
 def _label(page: Any, name: str) -> Any:
