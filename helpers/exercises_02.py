@@ -228,11 +228,10 @@ PREFIXED_CLIENT = Exercise(
     title="A client that frames with a length prefix: reverse_prefixed(address, text)",
     cases=_prefixed_cases,
     first_hint=(
-        "Connect with socket.create_connection(address, timeout=2); encode the text; "
-        "send struct.pack('!I', len(data)) + data with sendall; read exactly 4 bytes, "
-        "unpack the reply's length with struct.unpack('!I', ...), read exactly that many "
-        "bytes (your recv_exactly), decode them. The server keeps the connection open, "
-        "so reading until it closes would wait forever."
+        "Send struct.pack('!I', len(data)) + data, where data is the text's UTF-8 bytes. "
+        "The reply starts with such a prefix too: read its 4 bytes, then exactly as many "
+        "bytes as they announce (your recv_exactly), and decode them. The server keeps the "
+        "connection open, so reading until it closes would wait forever."
     ),
     mistakes=[
         Mistake("Decode the reply: return str, not bytes.",

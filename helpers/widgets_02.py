@@ -61,7 +61,7 @@ def reverse_widget(server: Any, text: str = "ПАЛИНДРОМ") -> Any:
     """Text box, Send button, the reply, and the server's event log as it grows."""
     import ipywidgets as widgets
 
-    box = widgets.Text(value=text, description="text")
+    box = widgets.Text(value=text, description="Message:")
     send = widgets.Button(description="Send", button_style="primary")
     reply = widgets.HTML(value="")
     log = widgets.HTML(value="<i>Press Send: the server's events appear here.</i>")
