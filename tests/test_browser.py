@@ -100,11 +100,14 @@ def test_notebook_in_browser(
     record_property,
 ) -> None:
     lab, context = lab_and_context
+    failure = None
     try:
         run = check_notebook(lab, context, name, screenshots)
     except NotebookCheckError as e:
+        failure = str(e)
+    if failure:
         # The message names the notebook and the cell; the driver's traceback adds nothing.
-        pytest.fail(f"{e}\n(screenshot: {screenshots})", pytrace=False)
+        pytest.fail(f"{failure}\n(screenshots: {screenshots})", pytrace=False)
     timings.append(run)
     record_property("browser_seconds", round(run.total_seconds, 2))
     assert run.screenshot is not None and run.screenshot.stat().st_size > 0

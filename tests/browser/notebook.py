@@ -136,6 +136,7 @@ class Interaction:
             "expect_text": "МОРДНИЛАП"
         }
 
+    Labels match a widget's description with or without a trailing colon.
     The value may also be a list of such objects, carried out one after another.
     """
 
@@ -488,8 +489,9 @@ def _slide(handle: Any, steps: int) -> None:
 
 
 def _label(page: Any, name: str) -> Any:
-    """A widget's description label; relative, for use inside ``has=``."""
-    return page.locator(".widget-label", has_text=re.compile(rf"^\s*{re.escape(name)}\s*$"))
+    """A widget's description label, with or without its colon; relative, for ``has=``."""
+    name = re.escape(name.strip().rstrip(":"))
+    return page.locator(".widget-label", has_text=re.compile(rf"^\s*{name}\s*:?\s*$"))
 
 
 def _text_box(page: Any, area: Any, name: str) -> Any:
