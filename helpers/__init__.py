@@ -139,6 +139,9 @@ _EXPORTS: dict[str, str] = {
     "reverse_widget": "widgets_02",
     # widgets_04
     "lookup_widget": "widgets_04",
+    # widgets_05
+    "compose_widget": "widgets_05",
+    "mailbox_viewer": "widgets_05",
 }
 
 __all__ = sorted(_EXPORTS)

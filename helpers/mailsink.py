@@ -55,7 +55,7 @@ from os import PathLike
 from typing import Any
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, LoginPassword
+from aiosmtpd.smtp import AuthResult, LoginPassword, TLSSetupException
 
 from helpers._registry import forget, register_server, stop_server
 from helpers.events import EventLog, format_peer, route_logger
@@ -165,6 +165,13 @@ class _SinkHandler:
         return "250 OK: message stored"
 
     async def handle_exception(self, error: Exception) -> str:
+        if isinstance(error, TLSSetupException):
+            # The client gave up the handshake (it did not trust the certificate,
+            # or checked another name): its decision, not the sink's error.
+            cause = error.__cause__
+            note = f"{type(cause).__name__}: {cause}" if cause else "handshake failed"
+            self._sink.events.record("tls-failed", note=note)
+            return "454 TLS not available"  # aiosmtpd closes the connection instead
         self._sink._record_error(error)
         return "451 local error in processing"
 

@@ -383,6 +383,8 @@ def test_certificate_is_checked_for_real():
         with pytest.raises(ssl.SSLCertVerificationError, match="mismatch"):
             trusting.wrap_socket(sock, server_hostname="www.onego.ru")
     send_ok(sink)
+    assert sink.errors == []  # a client refusing the certificate is no error of the sink
+    assert len([e for e in sink.events if e.kind == "tls-failed"]) == 2
 
 
 def test_without_tls_no_starttls_and_no_ca(sink):
