@@ -144,6 +144,7 @@ async def run_in_one_kernel(
             count = 0
             for _ in range(runs):
                 run = Run(copy.deepcopy(nb))
+                run.nb.metadata.pop("widgets", None)  # stale widget state of an older run
                 if language_info:
                     run.nb.metadata["language_info"] = language_info
                 client.nb = run.nb
