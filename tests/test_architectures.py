@@ -49,7 +49,7 @@ def test_one_at_a_time_serialises_and_the_others_overlap() -> None:
         server.stop()
     serial, *others = timings.values()
     assert serial >= 20 * DELAY
-    assert all(seconds < serial / 3 for seconds in others), timings
+    assert all(seconds * 2 < serial for seconds in others), timings
 
 
 def ask_raw(address: tuple[str, int], data: bytes) -> bytes:
