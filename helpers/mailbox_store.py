@@ -141,6 +141,18 @@ def from_disk(data: bytes) -> ReceivedMail:
     )
 
 
+def _open_maildir(path: str) -> mailbox.Maildir:
+    """A Maildir at ``path``, made if needed, also inside an existing empty folder.
+
+    ``mailbox.Maildir(create=True)`` makes tmp/, new/ and cur/ only when it makes
+    the folder itself; a folder that already exists (a fresh temporary one) would
+    fail at the first message.
+    """
+    for sub in ("tmp", "new", "cur"):
+        os.makedirs(os.path.join(path, sub), exist_ok=True)
+    return mailbox.Maildir(path, create=False)
+
+
 class MailStore:
     """A thread-safe list of ``ReceivedMail``, optionally backed by a Maildir folder.
 
@@ -152,7 +164,7 @@ class MailStore:
     def __init__(self, maildir: str | os.PathLike[str] | None = None):
         self._mails: list[ReceivedMail] = []
         self._changed = threading.Condition()
-        self._maildir = mailbox.Maildir(os.fspath(maildir), create=True) if maildir else None
+        self._maildir = _open_maildir(os.fspath(maildir)) if maildir else None
         if self._maildir is not None:
             self._mails = self._read_maildir()
 

@@ -229,6 +229,12 @@ def test_maildir_file_format_round_trip():
         from_disk(b"Subject: not ours\n\nbody\n")
 
 
+def test_maildir_in_an_existing_empty_folder(tmp_path):
+    store = MailStore(tmp_path)
+    store.add(ReceivedMail("a@mail.ru", ("rnd@onego.ru",), "127.0.0.1:1", 1.0, LETTER))
+    assert [m.raw for m in MailStore(tmp_path)] == [LETTER]
+
+
 def test_foreign_messages_in_the_maildir_are_skipped(tmp_path):
     import mailbox
 
