@@ -168,10 +168,6 @@ class MailStore:
         if self._maildir is not None:
             self._mails = self._read_maildir()
 
-    @property
-    def maildir(self) -> mailbox.Maildir | None:
-        return self._maildir
-
     def _read_maildir(self) -> list[ReceivedMail]:
         assert self._maildir is not None
         mails = []

@@ -61,7 +61,7 @@ from helpers._registry import forget, register_server, stop_server
 from helpers.events import EventLog, format_peer, route_logger
 from helpers.mailbox_store import MailStore, ReceivedMail
 from helpers.smtp_transcript import SessionTranscript, TranscriptSMTP
-from helpers.tls_ca import mail_server_context
+from helpers.tls_ca import course_ca_pem, mail_server_context
 
 __all__ = ["Faults", "MailSink", "start_mail_sink", "LOCAL_DOMAINS", "SERVER_HOSTNAME"]
 
@@ -422,8 +422,6 @@ class MailSink:
         """The course CA's certificate (PEM): what a client passes as ``cadata=``."""
         if not self.tls:
             raise RuntimeError(f"the {self.name} sink was started without tls=True")
-        from helpers.tls_ca import course_ca_pem
-
         return course_ca_pem()
 
     # -- faults ------------------------------------------------------------

@@ -70,12 +70,3 @@ def mail_server_context(names: tuple[str, ...] = MAIL_HOST_NAMES) -> ssl.SSLCont
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     cert.configure_cert(context)
     return context
-
-
-def course_client_context() -> ssl.SSLContext:
-    """A client context that trusts the course's CA and checks the host name.
-
-    The same as ``ssl.create_default_context(cadata=course_ca_pem())``, which is
-    what the notebook writes out in full.
-    """
-    return ssl.create_default_context(cadata=course_ca_pem())
