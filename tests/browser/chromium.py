@@ -23,21 +23,34 @@ CHROMIUM_ARGS = [
     "--disable-quic",
 ]
 
-_CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+_ON_PATH = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+# Where macOS and Windows install Chrome or Chromium (students' laptops).
+_INSTALLED = (
+    "/Applications/Google Chrome.app/Contents/MacOS/Google Chrome",
+    "/Applications/Chromium.app/Contents/MacOS/Chromium",
+    os.path.join(
+        os.environ.get("PROGRAMFILES", "C:\\Program Files"),
+        "Google",
+        "Chrome",
+        "Application",
+        "chrome.exe",
+    ),
+)
 
 
 def find_chromium() -> str | None:
-    """Path of a Chromium-family browser: $COURSE_CHROMIUM, /usr/bin/chromium, or on PATH."""
+    """Path of a Chromium-family browser: $COURSE_CHROMIUM, /usr/bin/chromium, PATH, or the
+    usual install folders of macOS and Windows."""
     explicit = os.environ.get("COURSE_CHROMIUM")
     if explicit:
         return explicit if Path(explicit).exists() else None
     if Path("/usr/bin/chromium").exists():
         return "/usr/bin/chromium"
-    for name in _CANDIDATES:
+    for name in _ON_PATH:
         found = shutil.which(name)
         if found:
             return found
-    return None
+    return next((path for path in _INSTALLED if Path(path).exists()), None)
 
 
 def missing_reason() -> str | None:

@@ -11,7 +11,7 @@ wait until the kernel is idle and nothing is queued, then check:
 - the widgets respond: each cell's ``browser_check`` metadata is carried out
   (see ``Interaction``); a notebook with widgets and no declared check gets
   the generic one: its buttons, sliders and dropdowns are used one at a time
-  until one changes the text of its cell's output.
+  until one changes the text of its cell's output without showing an error.
 
 What the kernel produced is read from the notebook model in the page
 (``window.jupyterapp``, exposed by the server's ``expose_app_in_browser``), what
@@ -36,8 +36,14 @@ OPEN_TIMEOUT = 90.0
 RUN_TIMEOUT = float(os.environ.get("COURSE_BROWSER_TIMEOUT", "240"))
 RENDER_TIMEOUT = 30.0
 INTERACTION_TIMEOUT = 15.0
+# The generic check tries controls that may rightly do nothing (Refresh with
+# nothing new): a short wait each, since every cell's work stays under 2 s.
+GENERIC_CHANGE_TIMEOUT = 4.0
 POLL = 0.25
 VIEWPORT = {"width": 1400, "height": 1000}
+# A widget reporting a failure names the exception: a change that adds such a
+# line is the widget failing, not working.
+_ERROR_LINE = re.compile(r"\b[A-Z]\w*(Error|Exception|Refused)\b")
 
 # One snapshot of the notebook: per cell its model (type, source emptiness,
 # tags, metadata, execution count, outputs) and its DOM (prompt text, whether
@@ -195,6 +201,8 @@ class NotebookDriver:
         self.name = name
         self.path = f"{lab.notebooks_dir.name}/{name}"
         self.page_errors: list[str] = []
+        self.last_used: int | None = None  # the cell whose widgets were used last (screenshot)
+        self.rejected: list[str] = []  # generic uses whose change was an error message
         page.on("pageerror", lambda exc: self.page_errors.append(str(exc)))
 
     # ---- helpers ----------------------------------------------------------
@@ -338,15 +346,17 @@ class NotebookDriver:
                 )
             time.sleep(POLL)
 
-    def wait_text(self, index: int, predicate: Any, what: str) -> str:
-        deadline = time.monotonic() + INTERACTION_TIMEOUT
+    def wait_text(
+        self, index: int, predicate: Any, what: str, timeout: float = INTERACTION_TIMEOUT
+    ) -> str:
+        deadline = time.monotonic() + timeout
         while True:
             cell = self.snapshot()["cells"][index]
             if predicate(cell["text"]):
                 return cell["text"]
             if time.monotonic() > deadline:
                 raise self.fail(
-                    f"{_cell_label(cell)}: {what} within {INTERACTION_TIMEOUT:.0f} s; "
+                    f"{_cell_label(cell)}: {what} within {timeout:.0f} s; "
                     f"its output shows {cell['text'][-300:]!r}"
                 )
             time.sleep(POLL / 2)
@@ -390,6 +400,7 @@ class NotebookDriver:
             lambda text: check.expect_text in text,
             f"{check.expect_text!r} did not appear after {check.describe()}",
         )
+        self.last_used = cell["index"]
 
     def interact_generically(self, cell: dict[str, Any]) -> str | None:
         """Use the cell's controls one at a time; the first that changes its output wins.
@@ -426,9 +437,20 @@ class NotebookDriver:
                     what = f"selected {choice!r}"
                     control.select_option(label=choice, timeout=10_000)
                 try:
-                    self.wait_text(cell["index"], lambda text, b=before: text != b, "no change")
+                    after = self.wait_text(
+                        cell["index"],
+                        lambda text, b=before: text != b,
+                        "no change",
+                        timeout=GENERIC_CHANGE_TIMEOUT,
+                    )
                 except NotebookCheckError:
                     continue
+                new_errors = _errors(after)[len(_errors(before)) :]
+                if new_errors:
+                    shown = f"{_cell_label(cell)}: {what}, it showed {new_errors[0]!r}"
+                    self.rejected.append(shown)
+                    continue
+                self.last_used = cell["index"]
                 return f"{_cell_label(cell)}: {what}, output changed"
         return None
 
@@ -450,10 +472,11 @@ class NotebookDriver:
             result = self.interact_generically(cell)
             if result:
                 return [result]
+        shown = "".join(f"\n  {line}" for line in self.rejected)
         raise self.fail(
             "has widgets but no declared browser_check, and no button, slider or dropdown "
-            "changed an output: declare one in the widget cell's metadata "
-            "(see tests/browser/notebook.py)"
+            "changed an output without an error: declare one in the widget cell's metadata "
+            f"(see tests/browser/notebook.py){shown}"
         )
 
     def scroll_to_cell(self, index: int) -> None:
@@ -478,6 +501,11 @@ class NotebookDriver:
         path = folder / (Path(self.name).stem + ".png")
         self.page.screenshot(path=str(path), timeout=30_000)
         return path
+
+
+def _errors(text: str) -> list[str]:
+    """Lines naming an exception ("ConnectionRefusedError: ..."), in order."""
+    return [line.strip() for line in text.splitlines() if _ERROR_LINE.search(line)]
 
 
 def _slide(handle: Any, steps: int) -> None:
@@ -528,11 +556,7 @@ def check_notebook(
         run.interactions = driver.interactions(snap)
         driver.check_offline("while its widgets were used")
         if screenshots is not None:
-            focus = next(
-                (c["index"] for c in code if c["check"]),
-                next((c["index"] for c in code if any(o["widget"] for o in c["outputs"])), None),
-            )
-            run.screenshot = driver.screenshot(screenshots, focus)
+            run.screenshot = driver.screenshot(screenshots, driver.last_used)
     except NotebookCheckError:
         if screenshots is not None:
             try:

@@ -102,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
             "notebook": run.name,
             "browser_s": round(run.total_seconds, 2),
             "run_all_s": round(run.run_seconds, 2),
+            "checked": run.interactions,
             "error": error,
         }
         rows.append(row)
@@ -113,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
         for row in rows:
             line = f"{row['notebook']:32} {row['browser_s']:9.2f} {row['run_all_s']:9.2f}"
             print(line + ("  FAILED" if row["error"] else ""))
+            for checked in row["checked"]:
+                print(f"    used {checked}")
         for row in rows:
             if row["error"]:
                 print(f"\n{row['error']}")
