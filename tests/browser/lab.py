@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -257,8 +258,8 @@ class JupyterLab:
         A workspace per notebook: a shared one would reopen the previous
         notebook's tab, and with it start a kernel for it again.
         """
-        folder = self.notebooks_dir.name
-        tree = f"/lab/workspaces/{workspace}/tree/{folder}/{notebook}"
+        path = urllib.parse.quote(f"{self.notebooks_dir.name}/{notebook}")
+        tree = f"/lab/workspaces/{urllib.parse.quote(workspace, safe='')}/tree/{path}"
         return f"{self.origin}{tree}?token={self.token}"
 
     def api(self, method: str, path: str, timeout: float = 10.0) -> Any:
