@@ -107,7 +107,12 @@ _SNAPSHOT_JS = (
 
 
 class NotebookCheckError(AssertionError):
-    """A notebook misbehaved in the browser; the message names the notebook and the cell."""
+    """A notebook misbehaved in the browser; the message names the notebook and the cell.
+
+    ``run`` holds the times measured up to the failure (for the benchmark).
+    """
+
+    run: NotebookRun | None = None
 
 
 @dataclass
@@ -557,7 +562,8 @@ def check_notebook(
         driver.check_offline("while its widgets were used")
         if screenshots is not None:
             run.screenshot = driver.screenshot(screenshots, driver.last_used)
-    except NotebookCheckError:
+    except NotebookCheckError as e:
+        e.run = run
         if screenshots is not None:
             try:
                 screenshots.mkdir(parents=True, exist_ok=True)

@@ -14,7 +14,6 @@ import argparse
 import contextlib
 import json
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -72,12 +71,10 @@ def time_notebooks(
     results: list[tuple[NotebookRun, str | None]] = []
     with browser_session(folders.pop()) as (lab, context):
         for path in paths:
-            started = time.monotonic()
             try:
                 results.append((check_notebook(lab, context, path.name, screenshots), None))
             except NotebookCheckError as e:
-                failed = NotebookRun(name=path.name, total_seconds=time.monotonic() - started)
-                results.append((failed, str(e)))
+                results.append((e.run or NotebookRun(name=path.name), str(e)))
     return results
 
 
