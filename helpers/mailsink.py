@@ -141,11 +141,12 @@ class _SinkHandler:
         if faults.temporary_failure:
             return "451 temporary failure, please try again later"
         auth = session.auth_data if session.authenticated else None
-        mail = self._sink.mailbox.add(
+        transcript = getattr(server, "transcript", None)
+        self._sink.mailbox.add(
             ReceivedMail(
                 mail_from=envelope.mail_from,
                 rcpt_tos=tuple(envelope.rcpt_tos),
-                peer=format_peer(session.peer) or "",
+                peer=transcript.peer if transcript else format_peer(session.peer) or "",
                 time=time.time(),
                 raw=bytes(envelope.original_content),
                 mail_options=tuple(envelope.mail_options),
@@ -153,14 +154,8 @@ class _SinkHandler:
                 if isinstance(auth, LoginPassword)
                 else None,
                 tls=session.ssl is not None,
-                session=getattr(server, "transcript", None),
+                session=transcript,
             )
-        )
-        self._sink.events.record(
-            "stored",
-            mail.peer,
-            mail.raw,
-            note=f"from {mail.mail_from} to {', '.join(mail.rcpt_tos)}",
         )
         return "250 OK: message stored"
 

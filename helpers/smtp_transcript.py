@@ -117,18 +117,24 @@ class _RecordingReader(asyncio.StreamReader):
     with ``readuntil(b"\\r\\n")``, so the separator tells the two apart.
     """
 
-    on_line: Callable[[bytes, bool], None] | None = None
+    on_command: Callable[[bytes], None] | None = None
+    on_data_line: Callable[[bytes], None] | None = None
     on_overrun: Callable[[], None] | None = None
 
     async def readuntil(self, separator: bytes = b"\n") -> bytes:
+        if separator != b"\n":  # a line of the message after DATA
+            line = await super().readuntil(separator)
+            if self.on_data_line is not None:
+                self.on_data_line(line)
+            return line
         try:
             line = await super().readuntil(separator)
         except asyncio.LimitOverrunError:
             if self.on_overrun is not None:
                 self.on_overrun()
             raise
-        if self.on_line is not None:
-            self.on_line(line, separator == b"\r\n")
+        if self.on_command is not None:
+            self.on_command(line)
         return line
 
 
@@ -165,8 +171,6 @@ class TranscriptSMTP(SMTP, _RecordingProtocol):
         self._data_lines = 0
         self._last_reply = b""
         self._skip_overrun_tail = False
-        self._recording_reader.on_line = self._on_line
-        self._recording_reader.on_overrun = self._on_overrun
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         starting_tls = self._original_transport is not None
@@ -178,6 +182,10 @@ class TranscriptSMTP(SMTP, _RecordingProtocol):
             self.transcript = self._open_session(transport.get_extra_info("peername"))
             if self.transcript is not None:
                 self.transcript.note("connect", "connection opened")
+                reader = self._recording_reader  # the readiness probe is not recorded
+                reader.on_command = self._on_command
+                reader.on_data_line = self._on_data_line
+                reader.on_overrun = self._on_overrun
 
     def connection_lost(self, error: Exception | None) -> None:
         if self.transcript is not None:
@@ -211,21 +219,21 @@ class TranscriptSMTP(SMTP, _RecordingProtocol):
     def _on_overrun(self) -> None:
         self._skip_overrun_tail = True
 
-    def _on_line(self, line: bytes, in_data: bool) -> None:
-        if self.transcript is None:
-            return
+    def _on_command(self, line: bytes) -> None:
+        assert self.transcript is not None
         if self._skip_overrun_tail:
             # aiosmtpd drains an over-long line in pieces; the tail is no command.
             self._skip_overrun_tail = False
-            if not in_data:
-                self.transcript.client("[over-long line, cut]")
-            return
-        if not in_data:
-            if self._last_reply.startswith(b"334"):
-                self.transcript.client("[AUTH response hidden]")
-            else:
-                self.transcript.client(hide_auth_argument(line))
-            return
+            self.transcript.client("[over-long line, cut]")
+        elif self._last_reply.startswith(b"334"):
+            self.transcript.client("[AUTH response hidden]")
+        elif line.lstrip()[:4].upper() == b"AUTH":
+            self.transcript.client(hide_auth_argument(line))
+        else:
+            self.transcript.client(line)
+
+    def _on_data_line(self, line: bytes) -> None:
+        assert self.transcript is not None
         if line == b".\r\n":
             self.transcript.message_data(self._data_size, self._data_lines)
             self._data_size = self._data_lines = 0
