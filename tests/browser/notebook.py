@@ -33,7 +33,8 @@ from .lab import JupyterLab
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
 OPEN_TIMEOUT = 90.0
-RUN_TIMEOUT = float(os.environ.get("COURSE_BROWSER_TIMEOUT", "240"))
+# Run All of one notebook; with opening it, stays under pytest-timeout's 300 s per test.
+RUN_TIMEOUT = float(os.environ.get("COURSE_BROWSER_TIMEOUT", "180"))
 RENDER_TIMEOUT = 30.0
 INTERACTION_TIMEOUT = 15.0
 # The generic check tries controls that may rightly do nothing (Refresh with
@@ -319,7 +320,8 @@ class NotebookDriver:
                 f"the first is {_cell_label(not_run[0])}"
             )
         if problems:
-            raise self.fail("\n  " + "\n  ".join(problems))
+            listed = "".join(f"\n  {problem}" for problem in problems)
+            raise self.fail(f"{len(problems)} problem(s) after Run All:{listed}")
 
     def check_offline(self, when: str) -> None:
         entries = self.lab.audit_entries()
@@ -370,7 +372,7 @@ class NotebookDriver:
         self.scroll_to_cell(cell["index"])
         area = self.cell_locator(cell["index"]).locator(".jp-OutputArea")
         label = _cell_label(cell)
-        if check.expect_text in cell["text"]:
+        if check.expect_text in self.snapshot()["cells"][cell["index"]]["text"]:
             raise self.fail(
                 f"{label}: browser_check expects {check.expect_text!r}, "
                 "but it is already shown before the interaction"
