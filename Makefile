@@ -45,6 +45,7 @@ test-heavy:
 
 bench: $(STAMP)
 	$(PY) tools/bench.py
+	$(PY) tools/bench_mailsink.py
 
 notebooks: $(STAMP)
 	$(PY) tools/nbtool.py run

@@ -6,8 +6,10 @@ For each notebook: its time from kernel start to shutdown, the time its cells
 wait on purpose (the "# deliberate wait: 0.5 s" markers), and the overhead =
 time - floor - deliberate waits, where the floor is a bare kernel's start, one
 cell and shutdown. Then the slowest cell, the total, and what `import helpers`
-costs in a fresh interpreter. Targets: overhead <= 1 s per notebook, no cell
-over 2 s, no deliberate wait over 0.5 s. Notebooks run one at a time.
+costs in a fresh interpreter, and the same notebooks run in JupyterLab in headless
+Chromium (Run All from the menu, widgets used) beside their kernel-only time.
+Targets: overhead <= 1 s per notebook, no cell over 2 s, no deliberate wait over 0.5 s.
+Notebooks run one at a time.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import subprocess
 import sys
 import time
 
+import bench_browser
 import nbcheck
 import nbexec
 import nbformat
@@ -61,6 +64,7 @@ def main(argv: list[str]) -> int:
         print(header)
         print("-" * len(header))
         total = 0.0
+        kernel_seconds: dict[str, float] = {}
         slowest_overall: tuple[float, str] = (0.0, "")
         for path in paths:
             nb = nbformat.read(path, as_version=4)
@@ -72,6 +76,7 @@ def main(argv: list[str]) -> int:
                 continue
             waits = sum(nbcheck.deliberate_wait(c) for c in nb.cells if c.cell_type == "code")
             overhead = session.seconds - floor - waits
+            kernel_seconds[path.name] = session.seconds
             index, seconds = max(
                 session.runs[0].cell_seconds.items(), key=lambda kv: kv[1], default=(-1, 0.0)
             )
@@ -91,7 +96,26 @@ def main(argv: list[str]) -> int:
     print(f"slowest cell: {slowest_overall[1]} ({slowest_overall[0]:.2f} s)")
     print(f"total: {total:.1f} s for {len(paths)} notebook(s)")
     print(f"import helpers in a fresh interpreter: {import_time() * 1000:.0f} ms (target 150 ms)")
+    print_browser_column(paths, kernel_seconds)
     return 0
+
+
+def print_browser_column(paths: list, kernel_seconds: dict[str, float]) -> None:
+    browser = bench_browser.browser_times(paths)
+    print()
+    if browser.skipped:
+        print(f"browser: not measured ({browser.skipped})")
+        return
+    header = f"{'notebook':<26} {'kernel':>7} {'browser':>8} {'run all':>8}"
+    print(header)
+    print("-" * len(header))
+    for path in paths:
+        kernel = kernel_seconds.get(path.name)
+        seconds = browser.seconds.get(path.name)
+        run_all = browser.run_all_seconds.get(path.name)
+        cells = [f"{v:>6.2f}s" if v is not None else "-" for v in (kernel, seconds, run_all)]
+        failed = "  <- browser check FAILED" if path.name in browser.failures else ""
+        print(f"{path.stem:<26} {cells[0]:>7} {cells[1]:>8} {cells[2]:>8}{failed}")
 
 
 if __name__ == "__main__":
