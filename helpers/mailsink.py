@@ -8,7 +8,7 @@ One call starts it; it prints one status line and records everything else::
         client.sendmail("student@mail.ru", ["rnd@onego.ru"],
                         b"Subject: hello\\r\\n\\r\\nHi!\\r\\n")
     sink.wait_for(1)[0].message["Subject"]     # 'hello'
-    print(sink.transcripts[-1])                # the session, as the server saw it
+    print(sink.last_transcript())              # the session, as the server saw it
     sink.mailbox                               # a table of what it holds
 
 What it is: aiosmtpd's ``Controller`` (its own thread and event loop) serving a
@@ -43,6 +43,7 @@ and ``stop_all()`` (also at exit) stop it like every other background server.
 
 from __future__ import annotations
 
+import atexit
 import errno
 import hmac
 import logging
@@ -57,7 +58,7 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword, TLSSetupException
 
-from helpers._registry import forget, register_server, stop_server
+from helpers._registry import forget, register_server, stop_all, stop_server
 from helpers.events import EventLog, format_peer, route_logger
 from helpers.mailbox_store import MailStore, ReceivedMail
 from helpers.smtp_transcript import SessionTranscript, TranscriptSMTP
@@ -492,3 +493,6 @@ class MailSink:
 def start_mail_sink(name: str = DEFAULT_NAME, port: int = 0, **options: Any) -> MailSink:
     """Start a ``MailSink`` (options as for the class) and print its status line."""
     return MailSink(name, port, **options).start()
+
+
+atexit.register(stop_all)
