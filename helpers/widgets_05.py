@@ -139,6 +139,11 @@ def send_composed(port: int, sender: str, to: str, subject: str, body: str, char
     try:
         with smtplib.SMTP("127.0.0.1", port, local_hostname=HELLO, timeout=5) as client:
             refused = client.send_message(message)
+    except ConnectionRefusedError:
+        return (
+            f"not sent: nothing listens on port {port}; the sink is stopped "
+            "(run the cell that starts it again)"
+        )
     except (smtplib.SMTPException, OSError) as error:
         return f"not sent: {type(error).__name__}: {error}"
     accepted = [r for r in recipients if r not in refused]
