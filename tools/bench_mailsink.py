@@ -1,6 +1,6 @@
 """Benchmark the mail sink: throughput against a bare aiosmtpd Controller, and start-up time.
 
-    .venv/bin/python tools/bench_mailsink.py [--clients 10] [--messages 50] [--rounds 3]
+    .venv/bin/python tools/bench_mailsink.py [--clients 10] [--messages 100] [--rounds 10]
 
 Throughput: the same smtplib workload (each client one connection, sending its
 messages one after another, all clients at once in threads) into the sink and
@@ -144,8 +144,8 @@ def start_up_times(count: int) -> tuple[float, list[float]]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--clients", type=int, default=10)
-    parser.add_argument("--messages", type=int, default=50, help="per client")
-    parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--messages", type=int, default=100, help="per client")
+    parser.add_argument("--rounds", type=int, default=10)
     args = parser.parse_args()
 
     first, later = start_up_times(10)
