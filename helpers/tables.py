@@ -12,11 +12,23 @@ Example::
 JupyterLab shows ``_repr_html_`` (inline styles only, so the notebook renders
 the same on any viewer); ``str()`` and ``repr()`` give aligned text, which is what
 nbval compares and what a terminal shows.
+
+Long prose columns (a layer's description) would make a table hundreds of
+characters wide; ``wrap=`` names the columns to fold (or ``True`` for all)::
+
+    >>> print(Table(["#", "what"], [(1, "bits on a wire or through the air")],
+    ...             wrap=("what",), wrap_width=16))
+    #  what
+    -  --------------
+    1  bits on a wire
+       or through the
+       air
 """
 
 from __future__ import annotations
 
 import html
+import textwrap
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -24,6 +36,8 @@ _CELL_STYLE = (
     "text-align:left; padding:2px 8px; font-family:monospace; vertical-align:top; white-space:pre"
 )
 _HEAD_STYLE = _CELL_STYLE + "; border-bottom:1px solid #999"
+# A wrapped cell folds at spaces like prose and keeps line breaks the text already has.
+_WRAPPED_CELL_STYLE = _CELL_STYLE.replace("white-space:pre", "white-space:pre-line")
 
 
 def _text(value: Any) -> str:
@@ -37,7 +51,16 @@ class Table:
     renderings turn each value into ``str`` (``None`` shows as an empty cell).
     """
 
-    def __init__(self, columns: Sequence[str], rows: Iterable[Sequence[Any]], caption: str = ""):
+    def __init__(
+        self,
+        columns: Sequence[str],
+        rows: Iterable[Sequence[Any]],
+        caption: str = "",
+        wrap: bool | Iterable[str] = (),
+        wrap_width: int = 40,
+    ):
+        """``wrap`` names the columns whose text folds to ``wrap_width`` characters
+        (``True``: every column); by default nothing folds, so a cell is one line."""
         self.columns: list[str] = [str(c) for c in columns]
         self.rows: list[tuple[Any, ...]] = [tuple(row) for row in rows]
         self.caption = caption
@@ -46,6 +69,16 @@ class Table:
                 raise ValueError(
                     f"row {row!r} has {len(row)} values for {len(self.columns)} columns"
                 )
+        if wrap is True or wrap is False:
+            self.wrap: tuple[str, ...] = tuple(self.columns) if wrap else ()
+        else:
+            self.wrap = tuple(str(c) for c in wrap)
+            unknown = [c for c in self.wrap if c not in self.columns]
+            if unknown:
+                raise ValueError(f"wrap names {unknown!r}, which are not among {self.columns!r}")
+        if wrap_width < 1:
+            raise ValueError(f"wrap_width must be at least 1, not {wrap_width}")
+        self.wrap_width = wrap_width
 
     def column(self, name: str) -> list[Any]:
         """The values of one column, top to bottom."""
@@ -55,11 +88,26 @@ class Table:
     def __len__(self) -> int:
         return len(self.rows)
 
+    def _folded(self, column: str, value: Any) -> list[str]:
+        """One cell as the text lines it takes: folded if its column wraps, else one line."""
+        text = _text(value)
+        if column not in self.wrap:
+            return [text]
+        lines = [
+            folded
+            for paragraph in text.splitlines()
+            for folded in (textwrap.wrap(paragraph, self.wrap_width) or [""])
+        ]
+        return lines or [""]
+
     def __str__(self) -> str:
-        cells = [[_text(v) for v in row] for row in self.rows]
+        cells = [
+            [self._folded(c, v) for c, v in zip(self.columns, row, strict=True)]
+            for row in self.rows
+        ]
         widths = [len(c) for c in self.columns]
         for row in cells:
-            widths = [max(w, len(v)) for w, v in zip(widths, row, strict=True)]
+            widths = [max(w, *map(len, v)) for w, v in zip(widths, row, strict=True)]
 
         def line(values: Sequence[str]) -> str:
             return "  ".join(v.ljust(w) for v, w in zip(values, widths, strict=True)).rstrip()
@@ -67,7 +115,10 @@ class Table:
         lines = [self.caption] if self.caption else []
         lines.append(line(self.columns))
         lines.append(line(["-" * w for w in widths]))
-        lines.extend(line(row) for row in cells)
+        for row in cells:
+            height = max(len(v) for v in row)
+            for i in range(height):
+                lines.append(line([v[i] if i < len(v) else "" for v in row]))
         return "\n".join(lines)
 
     __repr__ = __str__
@@ -81,9 +132,16 @@ class Table:
             )
         head = "".join(f'<th style="{_HEAD_STYLE}">{html.escape(c)}</th>' for c in self.columns)
         parts.append(f"<thead><tr>{head}</tr></thead><tbody>")
+        styles = [
+            f"{_WRAPPED_CELL_STYLE}; max-width:{self.wrap_width}ch"
+            if c in self.wrap
+            else _CELL_STYLE
+            for c in self.columns
+        ]
         for row in self.rows:
             body = "".join(
-                f'<td style="{_CELL_STYLE}">{html.escape(_text(v))}</td>' for v in row
+                f'<td style="{style}">{html.escape(_text(v))}</td>'
+                for style, v in zip(styles, row, strict=True)
             )
             parts.append(f"<tr>{body}</tr>")
         parts.append("</tbody></table>")

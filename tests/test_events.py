@@ -123,3 +123,28 @@ def test_route_logger_records_instead_of_printing(capfd):
     assert all(e.kind == "log" for e in log.events)
     assert capfd.readouterr() == ("", "")
     assert logger.propagate is False and len(logger.handlers) == 1
+
+
+def test_table_wraps_only_the_columns_asked_for():
+    rows = [(1, "bits on a wire or through the air", "cable, radio"), (2, "", None)]
+    plain = Table(["#", "what", "how"], rows)
+    assert len(str(plain).splitlines()) == 2 + len(rows)  # the default folds nothing
+    assert "white-space:pre;" in plain._repr_html_() and "max-width" not in plain._repr_html_()
+
+    table = Table(["#", "what", "how"], rows, wrap=("what",), wrap_width=16)
+    assert str(table) == (
+        "#  what            how\n"
+        "-  --------------  ------------\n"
+        "1  bits on a wire  cable, radio\n"
+        "   or through the\n"
+        "   air\n"
+        "2"
+    )
+    html = table._repr_html_()
+    assert html.count("white-space:pre-line; max-width:16ch") == len(rows)
+    assert html.count('white-space:pre"') == len(rows) * 2  # the other columns stay one line
+
+    every = Table(["#", "how"], [(1, "cable\nradio waves")], wrap=True, wrap_width=6)
+    assert str(every).splitlines()[2:] == ["1  cable", "   radio", "   waves"]
+    with pytest.raises(ValueError, match="'why'"):
+        Table(["a"], [], wrap=("why",))
