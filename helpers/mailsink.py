@@ -143,21 +143,26 @@ class _SinkHandler:
             return "451 temporary failure, please try again later"
         auth = session.auth_data if session.authenticated else None
         transcript = getattr(server, "transcript", None)
-        self._sink.mailbox.add(
-            ReceivedMail(
-                mail_from=envelope.mail_from,
-                rcpt_tos=tuple(envelope.rcpt_tos),
-                peer=transcript.peer if transcript else format_peer(session.peer) or "",
-                time=time.time(),
-                raw=bytes(envelope.original_content),
-                mail_options=tuple(envelope.mail_options),
-                login=auth.login.decode("utf-8", "replace")
-                if isinstance(auth, LoginPassword)
-                else None,
-                tls=session.ssl is not None,
-                session=transcript,
-            )
+        mail = ReceivedMail(
+            mail_from=envelope.mail_from,
+            rcpt_tos=tuple(envelope.rcpt_tos),
+            peer=transcript.peer if transcript else format_peer(session.peer) or "",
+            time=time.time(),
+            raw=bytes(envelope.original_content),
+            mail_options=tuple(envelope.mail_options),
+            login=auth.login.decode("utf-8", "replace")
+            if isinstance(auth, LoginPassword)
+            else None,
+            tls=session.ssl is not None,
+            session=transcript,
         )
+        try:
+            self._sink.mailbox.add(mail)
+        except Exception as error:  # a full disk, a broken Maildir: the letter is not kept
+            # Answered here, not in handle_exception, so that aiosmtpd ends the
+            # transaction as after any reply to DATA and the client may start the next.
+            self._sink._record_error(error)
+            return "451 local error: message not stored, please try again later"
         return "250 OK: message stored"
 
     async def handle_exception(self, error: Exception) -> str:

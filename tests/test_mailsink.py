@@ -256,6 +256,64 @@ def test_storage_failure_answers_451_and_stores_nothing(sink):
         sink.raise_errors()
 
 
+def maildir_files(folder) -> list[str]:
+    return sorted(p.name for sub in ("tmp", "new", "cur") for p in (folder / sub).glob("*"))
+
+
+def test_maildir_write_failing_halfway_answers_451_and_leaves_no_partial_file(
+    tmp_path, monkeypatch
+):
+    import mailbox
+
+    folder = tmp_path / "Maildir"
+    sink = start_mail_sink("disk", maildir=folder)
+    real_dump = mailbox.Maildir._dump_message
+
+    def disk_full(self, message, target, mangle_from_=False):
+        target.write(message[: len(message) // 2])  # half of it reached the disk
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(mailbox.Maildir, "_dump_message", disk_full)
+    raw = Raw(sink)
+    raw.send(b"EHLO x\r\n")
+    assert raw.code(b"MAIL FROM:<a@mail.ru>\r\n") == 250
+    assert raw.code(b"RCPT TO:<rnd@onego.ru>\r\n") == 250
+    assert raw.code(b"DATA\r\n") == 354
+    reply = raw.send(LETTER + b".\r\n")[-1]
+    assert reply.startswith(b"451 ") and b"not stored" in reply  # never 250
+    assert sink.messages == [] and maildir_files(folder) == []
+    assert isinstance(sink.errors[0], OSError) and sink.errors[0].errno == 28
+    monkeypatch.setattr(mailbox.Maildir, "_dump_message", real_dump)
+    # The 451 ended the transaction: the same session starts the next one, no RSET needed.
+    assert raw.code(b"MAIL FROM:<a@mail.ru>\r\n") == 250
+    assert raw.code(b"RCPT TO:<rnd@onego.ru>\r\n") == 250
+    assert raw.code(b"DATA\r\n") == 354
+    assert raw.send(LETTER + b".\r\n")[-1].startswith(b"250 ")
+    raw.close()
+    assert [m.raw for m in sink.messages] == [LETTER] and len(maildir_files(folder)) == 1
+    sink.stop()
+    assert [m.raw for m in MailStore(folder)] == [LETTER]  # what a restarted kernel finds
+
+
+def test_maildir_gone_answers_451_and_the_sink_keeps_serving(tmp_path):
+    import shutil
+
+    folder = tmp_path / "Maildir"
+    sink = start_mail_sink("gone", maildir=folder)
+    shutil.rmtree(folder / "new")
+    (folder / "new").write_bytes(b"")  # a file where the folder was: every delivery fails
+    with client(sink) as c:
+        with pytest.raises(smtplib.SMTPDataError) as caught:
+            c.sendmail("a@mail.ru", ["rnd@onego.ru"], LETTER)
+        assert caught.value.smtp_code == 451
+        assert sink.messages == [] and list((folder / "tmp").iterdir()) == []
+        (folder / "new").unlink()
+        (folder / "new").mkdir()
+        assert c.sendmail("a@mail.ru", ["rnd@onego.ru"], LETTER) == {}  # same connection
+    assert len(sink.messages) == 1 and len(list((folder / "new").iterdir())) == 1
+    assert "S: 451 local error: message not stored" in str(sink.transcripts[0])
+
+
 def test_wait_for_times_out_quickly(sink):
     started = time.monotonic()
     with pytest.raises(TimeoutError, match="found 0"):
