@@ -13,8 +13,9 @@ Underneath, the file descriptor is always non-blocking; the timeout the
 lesson's code sets with ``settimeout``/``setblocking`` is kept separately and
 honoured by the sliced waits (``TimeoutError`` after it, as a plain socket does).
 
-The functions at the end open the servers' sockets: loopback, exclusive ports,
-and a free port instead of a busy one.
+The functions at the end open the servers' sockets (the mail sink's too):
+exclusive ports, a free port instead of a busy one, and the status line that
+says which.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from typing import Any, TypeVar
 from helpers.events import EventLog, format_peer
 
 SLICE = 0.1  # seconds between looks at the stop flag
+BACKLOG = 128  # 50 clients at once overflow listen(1); see FIELD-NOTES
 # EADDRINUSE everywhere; on Windows an exclusively held port gives WSAEACCES.
 _BUSY = {errno.EADDRINUSE, errno.EACCES, 10013, 10048}
 _T = TypeVar("_T")
@@ -237,40 +239,78 @@ class TrackedListener(_TrackedSocket):
         return conn, address
 
 
-def open_listener(
-    tracker: Tracker, host: str, port: int, backlog: int, family: int = socket.AF_INET
-) -> TrackedListener:
-    """A tracked TCP listener bound to (host, port); the caller handles a busy port."""
-    listener = TrackedListener(family, socket.SOCK_STREAM)
-    try:
-        exclusive = getattr(socket, "SO_EXCLUSIVEADDRUSE", None)
-        if exclusive is not None:  # Windows: SO_REUSEADDR would share a busy port
-            listener.setsockopt(socket.SOL_SOCKET, exclusive, 1)
-        else:
-            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind((host, port))
-        listener.listen(backlog)
-    except BaseException:
-        listener.close()
-        raise
-    listener._setup(tracker)
-    return listener
-
-
 def family_of(host: str) -> int:
     return socket.AF_INET6 if ":" in host else socket.AF_INET
 
 
-def bind_with_fallback(
-    open_socket: Callable[[int], socket.socket], port: int
-) -> tuple[socket.socket, bool]:
-    """Bind the asked port; if someone else holds it, any free port. True = fell back."""
+def bind_with_fallback(open_at: Callable[[int], _T], port: int) -> tuple[_T, int | None]:
+    """``open_at(port)``; if someone else holds that port, ``open_at(0)`` (any free port).
+
+    Returns what ``open_at`` made and the busy port (None when the asked port was
+    free), which the status line names: ``... (33333 was busy)``.
+    """
     try:
-        return open_socket(port), False
+        return open_at(port), None
     except OSError as error:
         if port == 0 or error.errno not in _BUSY:
             raise
-    return open_socket(0), True
+    return open_at(0), port
+
+
+def status_line(what: str, address: Any, busy_port: int | None) -> str:
+    """The one line every server prints: ``reverse server on 127.0.0.1:33333 (... was busy)``.
+
+    Always the same shape, so the sanitizer can normalise the port either way.
+    """
+    line = f"{what} on {format_peer(address)}"
+    return f"{line} ({busy_port} was busy)" if busy_port is not None else line
+
+
+def _bound_stream_socket(
+    host: str, port: int, backlog: int, socket_class: type[socket.socket]
+) -> socket.socket:
+    # proto=IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY on accepted sockets only
+    # when the listener's proto says TCP (base_events._set_nodelay); without it a
+    # multi-line reply (SMTP's EHLO) stalls about 40 ms on Nagle's algorithm
+    # meeting the client's delayed ACK. Accepted sockets inherit the proto.
+    sock = socket_class(family_of(host), socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        exclusive = getattr(socket, "SO_EXCLUSIVEADDRUSE", None)
+        if exclusive is not None:  # Windows: SO_REUSEADDR would share a busy port
+            sock.setsockopt(socket.SOL_SOCKET, exclusive, 1)
+        else:  # a port in TIME-WAIT after the last run can be bound again at once
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(backlog)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def open_listener(
+    host: str = "127.0.0.1",
+    port: int = 0,
+    backlog: int = BACKLOG,
+    tracker: Tracker | None = None,
+) -> tuple[socket.socket, int | None]:
+    """A listening TCP socket on (host, port), or on a free port if another holds ``port``.
+
+    Returns the socket and the busy port (None if the asked one was free), for
+    the status line. Every server of the course opens its listener here, so all
+    behave alike: an exclusive port (a second server cannot share it on
+    Windows), no wait after TIME-WAIT, a backlog that lets many clients connect
+    at once, TCP proto for asyncio's TCP_NODELAY. With a ``tracker`` the socket
+    is a ``TrackedListener`` for the lesson's code; without one it is a plain
+    socket that an asyncio server (the mail sink) can take with ``sock=``.
+    """
+    socket_class = socket.socket if tracker is None else TrackedListener
+    listener, busy_port = bind_with_fallback(
+        lambda p: _bound_stream_socket(host, p, backlog, socket_class), port
+    )
+    if isinstance(listener, TrackedListener) and tracker is not None:
+        listener._setup(tracker)
+    return listener, busy_port
 
 
 def open_datagram_socket(host: str, port: int) -> socket.socket:

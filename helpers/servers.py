@@ -29,20 +29,22 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from helpers._registry import forget, register_server, running_servers, stop_all, stop_server
 from helpers._tracking import (
+    BACKLOG,
     SLICE,
     ServerStopped,
     TrackedConnection,
     TrackedListener,
     Tracker,
     bind_with_fallback,
-    family_of,
     open_datagram_socket,
     open_listener,
     poke,
+    status_line,
 )
 from helpers.events import EventLog, format_peer
 
@@ -89,9 +91,7 @@ class BackgroundServer:
 
     @property
     def status_line(self) -> str:
-        where = format_peer(self.address)
-        busy = f" ({self.busy_port} was busy)" if self.busy_port is not None else ""
-        return f"{self.name} server on {where}{busy}"
+        return status_line(f"{self.name} server", self.address, self.busy_port)
 
     def __repr__(self) -> str:
         return self.status_line + ("" if self.running else " (stopped)")
@@ -267,10 +267,10 @@ def _quietly(call: Callable[..., Any], *args: Any) -> None:
         pass
 
 
-def _launch(server: BackgroundServer, sock: socket.socket, asked_port: int, busy: bool,
+def _launch(server: BackgroundServer, sock: socket.socket, busy_port: int | None,
             runner: Callable[..., None], *args: Any) -> BackgroundServer:
     server.port = sock.getsockname()[1]
-    server.busy_port = asked_port if busy else None
+    server.busy_port = busy_port
     server._sockets.append(sock)
     register_server(server.name, server)
     server._start_thread(runner, *args, sock)
@@ -286,8 +286,19 @@ def _check_callable(what: str, function: Any) -> None:
         )
 
 
+def _serve_tcp(name: str, host: str, port: int, backlog: int,
+               runner: Callable[[BackgroundServer, Any, TrackedListener], None],
+               function: Callable[..., Any]) -> BackgroundServer:
+    """What serve and serve_each share: replace, listen (with fallback), record, launch."""
+    stop_server(name)
+    server = BackgroundServer(name, host, port)
+    listener, busy_port = open_listener(host, port, backlog, server._tracker)
+    server.events.record("listen", listener.getsockname(), note=f"backlog {backlog}")
+    return _launch(server, listener, busy_port, partial(runner, server), function)
+
+
 def serve(name: str, server_function: Callable[[socket.socket], Any], port: int = 33333,
-          host: str = "127.0.0.1", backlog: int = 128) -> BackgroundServer:
+          host: str = "127.0.0.1", backlog: int = BACKLOG) -> BackgroundServer:
     """Run ``server_function(listener)`` in a daemon thread on a fresh TCP listener.
 
     The listener is a real socket whose ``accept()`` returns tracked, recorded
@@ -296,30 +307,19 @@ def serve(name: str, server_function: Callable[[socket.socket], Any], port: int 
     listener (but not a second time in a row without having accepted anyone).
     """
     _check_callable("server_function", server_function)
-    stop_server(name)
-    server = BackgroundServer(name, host, port)
-    listener, busy = bind_with_fallback(
-        lambda p: open_listener(server._tracker, host, p, backlog, family_of(host)), port
-    )
-    server.events.record("listen", listener.getsockname(), note=f"backlog {backlog}")
-    return _launch(server, listener, port, busy, server._run_whole, server_function)
+    return _serve_tcp(name, host, port, backlog, BackgroundServer._run_whole,
+                      server_function)
 
 
 def serve_each(name: str, handler: Callable[[socket.socket, Any], Any], port: int = 33333,
-               host: str = "127.0.0.1", backlog: int = 128) -> BackgroundServer:
+               host: str = "127.0.0.1", backlog: int = BACKLOG) -> BackgroundServer:
     """Accept connections in a daemon thread; run ``handler(conn, addr)`` in a thread each.
 
     The helper closes ``conn`` when the handler returns or raises (the error is
     recorded; the client sees a clean close and the server keeps serving).
     """
     _check_callable("handler", handler)
-    stop_server(name)
-    server = BackgroundServer(name, host, port)
-    listener, busy = bind_with_fallback(
-        lambda p: open_listener(server._tracker, host, p, backlog, family_of(host)), port
-    )
-    server.events.record("listen", listener.getsockname(), note=f"backlog {backlog}")
-    return _launch(server, listener, port, busy, server._run_each, handler)
+    return _serve_tcp(name, host, port, backlog, BackgroundServer._run_each, handler)
 
 
 def serve_datagrams(name: str, handler: Callable[[bytes, Any], bytes | None], port: int = 33333,
@@ -334,9 +334,9 @@ def serve_datagrams(name: str, handler: Callable[[bytes, Any], bytes | None], po
     _check_callable("handler", handler)
     stop_server(name)
     server = BackgroundServer(name, host, port, protocol="udp")
-    sock, busy = bind_with_fallback(lambda p: open_datagram_socket(host, p), port)
+    sock, busy_port = bind_with_fallback(lambda p: open_datagram_socket(host, p), port)
     server.events.record("bind", sock.getsockname(), note="udp")
-    return _launch(server, sock, port, busy, server._run_datagrams, handler, drop)
+    return _launch(server, sock, busy_port, server._run_datagrams, handler, drop)
 
 
 def _ignore_server_stopped(args: threading.ExceptHookArgs) -> None:

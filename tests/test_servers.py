@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import selectors
 import socket
 import subprocess
@@ -12,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from helpers._tracking import open_listener, status_line
 from helpers.servers import (
     ServerStopped,
     running_servers,
@@ -118,6 +120,38 @@ def test_port_held_by_another_process_falls_back(capfd):
     finally:
         holder.stdin.close()
         holder.wait(timeout=5)
+
+
+def test_open_listener_is_plain_for_asyncio_with_nodelay_and_falls_back():
+    holder, free = open_listener("127.0.0.1", 0)
+    with holder:
+        asked = holder.getsockname()[1]
+        assert free is None and holder.proto == socket.IPPROTO_TCP
+        listener, busy_port = open_listener("127.0.0.1", asked, backlog=5)
+    assert busy_port == asked and listener.getsockname()[1] != asked
+    assert type(listener) is socket.socket  # no tracker: a plain socket asyncio can serve
+    assert status_line("mail sink", listener.getsockname(), busy_port) == (
+        f"mail sink on 127.0.0.1:{listener.getsockname()[1]} ({asked} was busy)"
+    )
+
+    async def accepted_nodelay() -> list[int]:
+        seen = []
+
+        async def handle(reader, writer):
+            seen.append(writer.get_extra_info("socket").getsockopt(
+                socket.IPPROTO_TCP, socket.TCP_NODELAY))
+            writer.close()
+
+        server = await asyncio.start_server(handle, sock=listener)
+        async with server:
+            reader, writer = await asyncio.wait_for(
+                asyncio.open_connection(*listener.getsockname()[:2]), 2)
+            await asyncio.wait_for(reader.read(), 2)
+            writer.close()
+        return seen
+
+    # asyncio sets TCP_NODELAY only when the listener's proto is IPPROTO_TCP.
+    assert [bool(flag) for flag in asyncio.run(accepted_nodelay())] == [True]
 
 
 def test_hundred_clients_at_once_per_connection_handler():
