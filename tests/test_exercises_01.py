@@ -5,9 +5,9 @@ from __future__ import annotations
 import struct
 
 import pytest
+from exercise_checking import assert_gets_hint, assert_passes, assert_unsolved
 from solutions import exercises_01 as reference
 
-from helpers.exercises import check
 from helpers.exercises_01 import IPV4_CHECKSUM, PLACE_PROTOCOLS, UDP_HEADER
 from helpers.packets import internet_checksum, udp_header
 
@@ -18,30 +18,15 @@ EXERCISES = {
 }
 
 
-def hint_of(exercise, text: str) -> str:
-    """The hint of ``exercise`` that contains ``text`` (fails if none or several do)."""
-    found = [m.hint for m in exercise.mistakes if text in m.hint]
-    assert len(found) == 1, text
-    return found[0]
-
-
 @pytest.mark.parametrize("name", EXERCISES)
 def test_reference_solution_passes(name: str) -> None:
-    exercise, solution = EXERCISES[name]
-    result = check(exercise, solution)
-    assert result.status == "passed", result.message
+    assert_passes(*EXERCISES[name])
 
 
 @pytest.mark.parametrize("name", EXERCISES)
 def test_unsolved_says_not_solved_yet_with_the_first_hint(name: str) -> None:
     exercise, _ = EXERCISES[name]
-
-    def unsolved(*args):
-        raise NotImplementedError
-
-    result = check(exercise, unsolved)
-    assert result.status == "not solved"
-    assert repr(result) == f"not solved yet: {exercise.title}\nHint: {exercise.first_hint}"
+    assert_unsolved(exercise)
 
 
 def test_reference_checksums_agree_with_the_helper() -> None:
@@ -101,10 +86,8 @@ def checksum_as_bytes(header: bytes) -> bytes:
     ],
 )
 def test_checksum_mistakes_get_their_hint(wrong, hint_text: str, case_label: str) -> None:
-    result = check(IPV4_CHECKSUM, wrong)
-    assert result.status == "failed"
+    result = assert_gets_hint(IPV4_CHECKSUM, wrong, hint_text, "failed")
     assert result.case is not None and result.case.label == case_label
-    assert result.hint == hint_of(IPV4_CHECKSUM, hint_text)
     assert f"Hint: {result.hint}" in repr(result)
 
 
@@ -129,9 +112,7 @@ def shifted(mapping: dict[str, int]):
     ],
 )
 def test_layer_mistakes_get_their_hint(wrong, hint_text: str) -> None:
-    result = check(PLACE_PROTOCOLS, wrong)
-    assert result.status in ("failed", "error")
-    assert result.hint == hint_of(PLACE_PROTOCOLS, hint_text)
+    assert_gets_hint(PLACE_PROTOCOLS, wrong, hint_text)
 
 
 # ---- UDP header: wrong answers ----
@@ -172,9 +153,7 @@ def udp_three_fields(message: str, src_port: int, dst_port: int) -> bytes:
     ],
 )
 def test_udp_mistakes_get_their_hint(wrong, hint_text: str) -> None:
-    result = check(UDP_HEADER, wrong)
-    assert result.status in ("failed", "error")
-    assert result.hint == hint_of(UDP_HEADER, hint_text)
+    assert_gets_hint(UDP_HEADER, wrong, hint_text)
 
 
 def test_udp_cases_agree_with_the_helper() -> None:

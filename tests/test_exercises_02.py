@@ -6,6 +6,7 @@ import socket
 import struct
 
 import pytest
+from exercise_checking import assert_gets_hint, assert_passes, assert_unsolved
 from solutions import exercises_02 as reference
 
 from helpers.exercises import check
@@ -26,47 +27,26 @@ def stop_checker_servers():
     stop_all()
 
 
-def hint_of(exercise, text: str) -> str:
-    found = [m.hint for m in exercise.mistakes if text in m.hint]
-    assert len(found) == 1, text
-    return found[0]
-
-
-def failed_with(exercise, solution, hint_text: str) -> None:
-    result = check(exercise, solution)
-    assert result.status in ("failed", "error"), repr(result)
-    assert result.hint == hint_of(exercise, hint_text), repr(result)
-
-
 def test_three_exercises_with_distinct_keys() -> None:
     assert len(EXERCISES) == 3 and len({e.key for e in EXERCISES}) == 3
 
 
 @pytest.mark.parametrize("name", SOLVED)
 def test_reference_solution_passes(name: str) -> None:
-    exercise, solution = SOLVED[name]
-    result = check(exercise, solution)
-    assert result.passed, result.message
+    assert_passes(*SOLVED[name])
 
 
 @pytest.mark.parametrize("name", SOLVED)
 def test_unsolved_says_not_solved_yet_with_the_first_hint(name: str, capfd) -> None:
     exercise, _ = SOLVED[name]
-
-    def unsolved(*args):
-        raise NotImplementedError
-
-    result = check(exercise, unsolved)
-    assert result.status == "not solved"
-    assert repr(result).startswith("not solved yet: ")
-    assert result.hint == exercise.first_hint
+    assert_unsolved(exercise)
     assert capfd.readouterr() == ("", "")
 
 
 # --- recv_exactly ---
 
 def test_a_single_recv_is_caught() -> None:
-    failed_with(RECV_EXACTLY, lambda sock, n: sock.recv(n), "One recv() is not enough")
+    assert_gets_hint(RECV_EXACTLY, lambda sock, n: sock.recv(n), "One recv() is not enough")
 
 
 def test_over_reading_is_caught() -> None:
@@ -76,7 +56,7 @@ def test_over_reading_is_caught() -> None:
             data += sock.recv(4096)
         return data
 
-    failed_with(RECV_EXACTLY, greedy, "n - len(data)")
+    assert_gets_hint(RECV_EXACTLY, greedy, "n - len(data)")
 
 
 def test_returning_partial_data_at_end_of_stream_is_caught() -> None:
@@ -89,7 +69,7 @@ def test_returning_partial_data_at_end_of_stream_is_caught() -> None:
             data += chunk
         return data
 
-    failed_with(RECV_EXACTLY, no_eof_check, "raise EOFError instead")
+    assert_gets_hint(RECV_EXACTLY, no_eof_check, "raise EOFError instead")
 
 
 def test_an_endless_loop_at_end_of_stream_is_interrupted() -> None:
@@ -104,8 +84,8 @@ def test_an_endless_loop_at_end_of_stream_is_interrupted() -> None:
 
 
 def test_decoding_is_caught() -> None:
-    failed_with(RECV_EXACTLY, lambda sock, n: reference.recv_exactly(sock, n).decode(),
-                "Return bytes")
+    assert_gets_hint(RECV_EXACTLY, lambda sock, n: reference.recv_exactly(sock, n).decode(),
+                     "Return bytes")
 
 
 # --- the length-prefixed client ---
@@ -124,32 +104,32 @@ def client(pack, measure=lambda text, data: len(data), strip_prefix=True, decode
 
 
 def test_little_endian_prefix_is_caught() -> None:
-    failed_with(PREFIXED_CLIENT, client(lambda n: struct.pack("<I", n)), "network byte order")
+    assert_gets_hint(PREFIXED_CLIENT, client(lambda n: struct.pack("<I", n)), "network byte order")
 
 
 def test_missing_prefix_is_caught() -> None:
-    failed_with(PREFIXED_CLIENT, client(lambda n: b""), "Send the length first")
+    assert_gets_hint(PREFIXED_CLIENT, client(lambda n: b""), "Send the length first")
 
 
 def test_counting_characters_is_caught() -> None:
-    failed_with(PREFIXED_CLIENT,
-                client(lambda n: struct.pack("!I", n), measure=lambda text, data: len(text)),
-                "counts bytes, not characters")
+    assert_gets_hint(PREFIXED_CLIENT,
+                     client(lambda n: struct.pack("!I", n), measure=lambda text, data: len(text)),
+                     "counts bytes, not characters")
 
 
 def test_a_single_recv_for_a_long_reply_is_caught() -> None:
-    failed_with(PREFIXED_CLIENT, client(lambda n: struct.pack("!I", n), single_recv=True),
-                "One recv() got only part")
+    assert_gets_hint(PREFIXED_CLIENT, client(lambda n: struct.pack("!I", n), single_recv=True),
+                     "One recv() got only part")
 
 
 def test_keeping_the_prefix_is_caught() -> None:
-    failed_with(PREFIXED_CLIENT, client(lambda n: struct.pack("!I", n), strip_prefix=False),
-                "Leave the 4 prefix bytes out")
+    assert_gets_hint(PREFIXED_CLIENT, client(lambda n: struct.pack("!I", n), strip_prefix=False),
+                     "Leave the 4 prefix bytes out")
 
 
 def test_bytes_instead_of_text_is_caught() -> None:
-    failed_with(PREFIXED_CLIENT, client(lambda n: struct.pack("!I", n), decode=False),
-                "Decode the reply")
+    assert_gets_hint(PREFIXED_CLIENT, client(lambda n: struct.pack("!I", n), decode=False),
+                     "Decode the reply")
 
 
 def test_sending_str_is_caught() -> None:
@@ -157,7 +137,7 @@ def test_sending_str_is_caught() -> None:
         with socket.create_connection(address, timeout=2.0) as sock:
             sock.sendall(struct.pack("!I", len(text)) + text)
 
-    failed_with(PREFIXED_CLIENT, sends_str, "encode the text first")
+    assert_gets_hint(PREFIXED_CLIENT, sends_str, "encode the text first")
 
 
 def test_reading_until_close_times_out_instead_of_passing() -> None:
@@ -187,11 +167,9 @@ def hasty_reverse_server(listener):
 
 
 def test_a_send_only_server_fails_for_real() -> None:
-    result = check(SENDALL_SERVER, hasty_reverse_server)
-    assert result.status == "failed"
+    result = assert_gets_hint(SENDALL_SERVER, hasty_reverse_server, "sendall() loops", "failed")
     assert "small send buffer" in result.case.label  # the short message alone passes
     assert result.details[-1] == "got:      'a reply cut short'"
-    assert result.hint == hint_of(SENDALL_SERVER, "sendall() loops")
 
 
 def test_a_wrong_reply_is_caught() -> None:
@@ -204,7 +182,7 @@ def test_a_wrong_reply_is_caught() -> None:
                     chunks.append(chunk)
                 conn.sendall(b"".join(chunks))
 
-    failed_with(SENDALL_SERVER, echo_server, "reverse_utf8(message)")
+    assert_gets_hint(SENDALL_SERVER, echo_server, "reverse_utf8(message)")
 
 
 def test_a_crashing_server_is_reported_not_raised() -> None:

@@ -6,9 +6,10 @@ import socket
 import time
 
 import pytest
+from exercise_checking import assert_gets_hint, assert_passes, assert_unsolved, hint_of
 from solutions import exercises_03 as reference
 
-from helpers.exercises import Exercise, check
+from helpers.exercises import check
 from helpers.exercises_03 import PING_SUMMARY, UDP_REQUEST, RequestOutcome
 
 EXERCISES = {
@@ -17,33 +18,19 @@ EXERCISES = {
 }
 
 
-def hint_of(exercise: Exercise, text: str) -> str:
-    """The hint of ``exercise`` that contains ``text`` (fails if none or several do)."""
-    found = [m.hint for m in exercise.mistakes if text in m.hint]
-    assert len(found) == 1, text
-    return found[0]
-
-
 @pytest.mark.parametrize("name", EXERCISES)
 def test_reference_solution_passes_twice_in_a_row(name: str) -> None:
     # Twice: a re-run of the check cell must not meet what the first run left behind
     # (the request check's server forgets the copies it counted).
     exercise, solution = EXERCISES[name]
     for _ in range(2):
-        result = check(exercise, solution)
-        assert result.status == "passed", result.message
+        assert_passes(exercise, solution)
 
 
 @pytest.mark.parametrize("name", EXERCISES)
 def test_unsolved_says_not_solved_yet_with_the_first_hint(name: str) -> None:
     exercise, _ = EXERCISES[name]
-
-    def unsolved(*args):
-        raise NotImplementedError
-
-    result = check(exercise, unsolved)
-    assert result.status == "not solved"
-    assert repr(result) == f"not solved yet: {exercise.title}\nHint: {exercise.first_hint}"
+    assert_unsolved(exercise)
 
 
 def test_ping_summary_accepts_a_list_and_rounding() -> None:
@@ -105,9 +92,7 @@ def summary_crashes_when_all_lost(rtts):
     ],
 )
 def test_ping_summary_mistakes_get_their_hint(solution, status: str, hint_text: str) -> None:
-    result = check(PING_SUMMARY, solution)
-    assert result.status == status, result.message
-    assert result.hint == hint_of(PING_SUMMARY, hint_text)
+    assert_gets_hint(PING_SUMMARY, solution, hint_text, status)
 
 
 # ---- a UDP request: wrong answers ----
@@ -188,9 +173,7 @@ def request_raises_other_error(address, data, timeout=0.1, retries=2):
     ],
 )
 def test_request_mistakes_get_their_hint(solution, status: str, hint_text: str) -> None:
-    result = check(UDP_REQUEST, solution)
-    assert result.status == status, result.message
-    assert result.hint == hint_of(UDP_REQUEST, hint_text)
+    assert_gets_hint(UDP_REQUEST, solution, hint_text, status)
 
 
 def test_request_without_timeout_comes_back_late_not_never() -> None:
@@ -214,10 +197,8 @@ def test_request_loop_that_never_gives_up_is_told_to() -> None:
                     pass
 
     # It keeps sending until the late reply to its first copy arrives.
-    result = check(UDP_REQUEST, forever)
-    assert result.status == "failed"
+    result = assert_gets_hint(UDP_REQUEST, forever, "Give up after 1 + retries attempts", "failed")
     assert result.case is not None and result.case.label == "every copy lost"
-    assert result.hint == hint_of(UDP_REQUEST, "Give up after 1 + retries attempts")
 
 
 def test_request_expected_outcomes() -> None:

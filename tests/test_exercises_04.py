@@ -5,6 +5,7 @@ from __future__ import annotations
 import struct
 
 import pytest
+from exercise_checking import assert_passes, assert_unsolved
 
 from helpers import exercises_04 as ex
 from helpers.exercises import check
@@ -27,8 +28,7 @@ def _hint_of(exercise, solution) -> str:
     ],
 )
 def test_reference_solutions_pass(exercise, solution) -> None:
-    result = check(exercise, solution)
-    assert result.passed, result.message
+    assert_passes(exercise, solution)
 
 
 def test_every_exercise_is_listed() -> None:
@@ -37,13 +37,8 @@ def test_every_exercise_is_listed() -> None:
 
 
 def test_unsolved_says_not_solved_yet_with_the_first_hint() -> None:
-    def encode_name(name):
-        raise NotImplementedError
-
-    result = check(ex.ENCODE_NAME, encode_name)
-    assert result.status == "not solved"
+    result = assert_unsolved(ex.ENCODE_NAME)
     assert repr(result).startswith("not solved yet: Encode a name")
-    assert result.hint == ex.ENCODE_NAME.first_hint
 
 
 # --- encode_name ---

@@ -7,6 +7,7 @@ import socket
 from email.message import EmailMessage
 
 import pytest
+from exercise_checking import assert_gets_hint, assert_passes, assert_unsolved
 from solutions import exercises_05 as reference
 
 from helpers._registry import stop_all
@@ -27,30 +28,16 @@ def stop_the_checker_sink():
     stop_all()
 
 
-def hint_of(exercise, text: str) -> str:
-    found = [m.hint for m in exercise.mistakes if text in m.hint]
-    assert len(found) == 1, text
-    return found[0]
-
-
 @pytest.mark.parametrize("name", EXERCISES)
 def test_reference_solution_passes(name: str, capfd) -> None:
-    exercise, solution = EXERCISES[name]
-    result = check(exercise, solution)
-    assert result.status == "passed", result.message
+    assert_passes(*EXERCISES[name])
     assert capfd.readouterr() == ("", "")  # the checker's sink starts without a status line
 
 
 @pytest.mark.parametrize("name", EXERCISES)
 def test_unsolved_says_not_solved_yet_with_the_first_hint(name: str) -> None:
     exercise, _ = EXERCISES[name]
-
-    def unsolved(*args):
-        raise NotImplementedError
-
-    result = check(exercise, unsolved)
-    assert result.status == "not solved"
-    assert repr(result) == f"not solved yet: {exercise.title}\nHint: {exercise.first_hint}"
+    assert_unsolved(exercise)
 
 
 def test_the_lessons_sink_is_left_alone() -> None:
@@ -79,9 +66,8 @@ def test_sendmail_with_a_str_gets_the_encoding_hint() -> None:
         with smtplib.SMTP("127.0.0.1", port, local_hostname=HELLO, timeout=5) as client:
             client.sendmail("student@mail.ru", ["rnd@onego.ru"], text)
 
-    result = check(SEND_LETTER, with_sendmail)
-    assert result.status == "error" and "UnicodeEncodeError" in result.message
-    assert result.hint == hint_of(SEND_LETTER, "encodes a str message as ASCII")
+    result = assert_gets_hint(SEND_LETTER, with_sendmail, "encodes a str message as ASCII", "error")
+    assert "UnicodeEncodeError" in result.message
 
 
 def test_charset_left_out_gets_the_charset_hint() -> None:
@@ -89,18 +75,18 @@ def test_charset_left_out_gets_the_charset_hint() -> None:
         with smtplib.SMTP("127.0.0.1", port, local_hostname=HELLO, timeout=5) as client:
             client.send_message(letter(subject, body))
 
-    result = check(SEND_LETTER, default_charset)
-    assert result.status == "failed" and result.case.label == "koi8-r"
-    assert result.hint == hint_of(SEND_LETTER, "set_content(body, charset=charset)")
+    result = assert_gets_hint(
+        SEND_LETTER, default_charset, "set_content(body, charset=charset)", "failed"
+    )
+    assert result.case.label == "koi8-r"
 
 
 def test_nothing_sent_gets_the_nothing_arrived_hint() -> None:
     def forgot_to_send(port, subject, body, charset):
         letter(subject, body)
 
-    result = check(SEND_LETTER, forgot_to_send)
-    assert result.status == "failed" and "nothing arrived" in result.message
-    assert result.hint == hint_of(SEND_LETTER, "Nothing reached the sink")
+    result = assert_gets_hint(SEND_LETTER, forgot_to_send, "Nothing reached the sink", "failed")
+    assert "nothing arrived" in result.message
 
 
 def test_wrong_port_gets_the_port_hint() -> None:
@@ -112,9 +98,8 @@ def test_wrong_port_gets_the_port_hint() -> None:
         with smtplib.SMTP("127.0.0.1", closed, local_hostname=HELLO, timeout=5) as client:
             client.send_message(letter(subject, body))
 
-    result = check(SEND_LETTER, wrong_port)
-    assert result.status == "error" and "ConnectionRefusedError" in result.message
-    assert result.hint == hint_of(SEND_LETTER, "not to port 25")
+    result = assert_gets_hint(SEND_LETTER, wrong_port, "not to port 25", "error")
+    assert "ConnectionRefusedError" in result.message
 
 
 # ---- 2. attachment: wrong answers ----
@@ -126,9 +111,8 @@ def test_no_attachment_gets_the_multipart_hint() -> None:
         message.set_content(text)
         return message
 
-    result = check(ATTACHMENT, text_only)
-    assert result.status == "failed" and "text/plain" in result.message
-    assert result.hint == hint_of(ATTACHMENT, "multipart/mixed")
+    result = assert_gets_hint(ATTACHMENT, text_only, "multipart/mixed", "failed")
+    assert "text/plain" in result.message
 
 
 def test_attachment_without_a_name_gets_the_filename_hint() -> None:
@@ -138,9 +122,7 @@ def test_attachment_without_a_name_gets_the_filename_hint() -> None:
         message.add_attachment(data, maintype="application", subtype="octet-stream")
         return message
 
-    result = check(ATTACHMENT, nameless)
-    assert result.status == "failed"
-    assert result.hint == hint_of(ATTACHMENT, "filename=filename)")
+    assert_gets_hint(ATTACHMENT, nameless, "filename=filename)", "failed")
 
 
 def test_nothing_returned_gets_the_return_hint() -> None:
@@ -148,9 +130,7 @@ def test_nothing_returned_gets_the_return_hint() -> None:
         message = EmailMessage()
         message.set_content(text)
 
-    result = check(ATTACHMENT, builds_but_forgets)
-    assert result.status == "failed"
-    assert result.hint == hint_of(ATTACHMENT, "Return the message")
+    assert_gets_hint(ATTACHMENT, builds_but_forgets, "Return the message", "failed")
 
 
 # ---- 3. refused recipients: wrong answers ----
@@ -162,9 +142,8 @@ def test_uncaught_refusal_gets_the_catch_hint() -> None:
             refused = client.sendmail("student@mail.ru", recipients, b"Subject: x\r\n\r\nx\r\n")
         return {address: code for address, (code, _) in refused.items()}
 
-    result = check(REFUSED_RECIPIENTS, no_except)
-    assert result.status == "error" and result.case.label == "all refused"
-    assert result.hint == hint_of(REFUSED_RECIPIENTS, "catch")
+    result = assert_gets_hint(REFUSED_RECIPIENTS, no_except, "catch", "error")
+    assert result.case.label == "all refused"
 
 
 def test_whole_replies_get_the_code_hint() -> None:
@@ -172,9 +151,8 @@ def test_whole_replies_get_the_code_hint() -> None:
         with smtplib.SMTP("127.0.0.1", port, local_hostname=HELLO, timeout=5) as client:
             return client.sendmail("student@mail.ru", recipients, b"Subject: x\r\n\r\nx\r\n")
 
-    result = check(REFUSED_RECIPIENTS, whole_replies)
-    assert result.status == "failed" and result.case.label == "one refused"
-    assert result.hint == hint_of(REFUSED_RECIPIENTS, "only the reply code")
+    result = assert_gets_hint(REFUSED_RECIPIENTS, whole_replies, "only the reply code", "failed")
+    assert result.case.label == "one refused"
 
 
 def test_no_report_gets_the_return_hint() -> None:
@@ -185,9 +163,7 @@ def test_no_report_gets_the_return_hint() -> None:
             except smtplib.SMTPRecipientsRefused:
                 pass
 
-    result = check(REFUSED_RECIPIENTS, silent)
-    assert result.status == "failed"
-    assert result.hint == hint_of(REFUSED_RECIPIENTS, "Return the report")
+    assert_gets_hint(REFUSED_RECIPIENTS, silent, "Return the report", "failed")
 
 
 def test_claiming_delivery_without_sending_is_caught() -> None:
