@@ -44,7 +44,6 @@ and ``stop_all()`` (also at exit) stop it like every other background server.
 from __future__ import annotations
 
 import atexit
-import errno
 import hmac
 import logging
 import socket
@@ -59,6 +58,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword, TLSSetupException
 
 from helpers._registry import forget, register_server, stop_all, stop_server
+from helpers._tracking import BACKLOG, open_listener, status_line
 from helpers.events import EventLog, format_peer, route_logger
 from helpers.mailbox_store import MailStore, ReceivedMail
 from helpers.smtp_transcript import SessionTranscript, TranscriptSMTP
@@ -73,9 +73,6 @@ SIZE_LIMIT = 10 * 1024 * 1024
 SESSION_TIMEOUT = 30.0  # seconds of client silence before the sink hangs up
 READY_TIMEOUT = 5.0  # only reached when something is wrong; a loaded CI machine is slow
 DEFAULT_NAME = "mail"
-BACKLOG = 128
-# EADDRINUSE everywhere; on Windows an exclusively held port gives WSAEACCES.
-_BUSY = {errno.EADDRINUSE, errno.EACCES, 10013, 10048}
 
 
 @dataclass(frozen=True)
@@ -194,10 +191,11 @@ def _authenticator(sink: MailSink) -> Any:
 
 
 class _SinkController(Controller):
-    """aiosmtpd's threaded Controller, on a socket the sink bound itself.
+    """aiosmtpd's threaded Controller, on a listener opened like every other server's.
 
-    Binding first gives the port fallback of the other servers and a real port
-    for ``port=0`` (aiosmtpd 1.4.6 would probe port 0). The readiness probe
+    ``open_listener`` binds first, which gives the port fallback of the other
+    servers, a real port for ``port=0`` (aiosmtpd 1.4.6 would probe port 0), and
+    TCP_NODELAY on every session (no 40 ms stall on EHLO's reply). The readiness probe
     connects from an address known in advance, so its session is left out of
     the transcripts without any guessing.
     """
@@ -242,25 +240,6 @@ class _SinkController(Controller):
         for protocol in list(self.protocols):
             if protocol.transport is not None:
                 protocol.transport.close()
-
-
-def _open_listener(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    # proto=IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY on accepted sockets only
-    # when their proto says TCP, and without it every multi-line reply (EHLO)
-    # stalls about 40 ms on Nagle's algorithm meeting the client's delayed ACK.
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    try:
-        exclusive = getattr(socket, "SO_EXCLUSIVEADDRUSE", None)
-        if exclusive is not None:  # Windows: SO_REUSEADDR would share a busy port
-            sock.setsockopt(socket.SOL_SOCKET, exclusive, 1)
-        else:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-    except BaseException:
-        sock.close()
-        raise
-    return sock
 
 
 def _not_deprecation_noise(record: logging.LogRecord) -> bool:
@@ -323,7 +302,7 @@ class MailSink:
         if self.tls and self._tls_context is None:
             self._tls_context = mail_server_context()
         self.mailbox = MailStore(self.maildir)
-        listener, self.busy_port = self._bind()
+        listener, self.busy_port = open_listener(self.host, self.asked_port, BACKLOG)
         self.port = listener.getsockname()[1]
         handler = route_logger("mail.log", self.events, level=logging.WARNING)
         handler.addFilter(_not_deprecation_noise)
@@ -344,14 +323,6 @@ class MailSink:
         self.events.record("listen", self.address, note=f"{self.hostname}, backlog {BACKLOG}")
         print(self.status_line)
         return self
-
-    def _bind(self) -> tuple[socket.socket, int | None]:
-        try:
-            return _open_listener(self.host, self.asked_port), None
-        except OSError as error:
-            if self.asked_port == 0 or error.errno not in _BUSY:
-                raise
-        return _open_listener(self.host, 0), self.asked_port
 
     def stop(self) -> None:
         """Close open sessions, stop the loop and free the port; safe to call twice."""
@@ -376,8 +347,7 @@ class MailSink:
 
     @property
     def status_line(self) -> str:
-        line = f"{self.name} sink on {format_peer(self.address)}"
-        return f"{line} ({self.busy_port} was busy)" if self.busy_port is not None else line
+        return status_line(f"{self.name} sink", self.address, self.busy_port)
 
     def __repr__(self) -> str:
         return self.status_line + ("" if self.running else f" ({self._state})")

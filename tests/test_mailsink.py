@@ -139,6 +139,16 @@ def test_stop_frees_the_port_and_is_idempotent():
     send_ok(again)
 
 
+def test_sessions_have_tcp_nodelay(sink):
+    # Without it each multi-line reply (EHLO) waits about 40 ms for the client's delayed ACK.
+    raw = Raw(sink)
+    assert raw.code(b"EHLO x\r\n") == 250
+    [protocol] = [p for p in sink._controller.protocols if p.transport and p.transcript]
+    server_side = protocol.transport.get_extra_info("socket")
+    assert server_side.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+    raw.close()
+
+
 def test_readiness_probe_is_not_a_session(sink):
     assert sink.transcripts == []
     assert not [e for e in sink.events if e.kind in ("connect", "reply", "command")]
