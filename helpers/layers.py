@@ -20,6 +20,9 @@ if TYPE_CHECKING:
     from helpers.tables import Table
 
 
+WRAP_WIDTH = 30  # characters per line of the layers table's text columns
+
+
 @dataclass(frozen=True)
 class Layer:
     """One OSI layer; ``number`` counts from 1 (physical) up to 7 (application)."""
@@ -111,5 +114,8 @@ def layers_table() -> Table:
          ", ".join(layer.python))
         for layer in reversed(LAYERS)
     ]
+    # Folded, the three text columns keep the table about 110 characters wide
+    # instead of 236, so it fits a notebook page without a scroll bar.
     return Table(["#", "layer", "what it does", "protocols", "Python"], rows,
-                 caption="The OSI model, as the source chapter describes it")
+                 caption="The OSI model, as the source chapter describes it",
+                 wrap=("what it does", "protocols", "Python"), wrap_width=WRAP_WIDTH)

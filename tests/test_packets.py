@@ -354,7 +354,12 @@ def test_layers_table_lists_the_layers_top_first() -> None:
     assert table.column("layer") == [layer.name for layer in reversed(LAYERS)]
     assert table.column("#") == [7, 6, 5, 4, 3, 2, 1]
     assert "socket" in table.column("Python")[3]
-    assert "Sockets work here" in str(table)
+    assert "Sockets work here" in table.column("what it does")[3]
+    # folded to fit a notebook page, every word kept
+    text = str(table)
+    assert max(len(line) for line in text.splitlines()) <= 120
+    for layer in LAYERS:
+        assert all(word in text.split() for word in layer.description.split())
 
 
 def test_application_layer_modules_exist() -> None:
