@@ -8,6 +8,7 @@ from collections import Counter
 from hypothesis import given
 from hypothesis import strategies as st
 
+from helpers import text as text_module
 from helpers.text import reverse_text, reverse_utf8, split_clusters
 
 # Every code point, lone surrogates (category Cs) included.
@@ -78,6 +79,20 @@ def test_reverse_is_reversal_of_clusters_for_any_str(text: str) -> None:
         assert reversed_text[position - len(cluster):position] == cluster
         position -= len(cluster)
     assert position == 0
+
+
+@given(st.text(st.sampled_from("aЙ\u0306\u200d\r\n\U0001f1f7\U0001f1fa\ud83d\ude00\U0001f468"),
+               max_size=30) | any_text)
+def test_the_fast_path_agrees_with_splitting(text: str) -> None:
+    # reverse_text slices when nothing joins; it must give what splitting gives.
+    assert reverse_text(text) == "".join(reversed(split_clusters(text)))
+
+
+def test_combining_marks_are_only_in_the_planes_scanned() -> None:
+    everywhere = {cp for cp in range(0x110000)
+                  if unicodedata.category(chr(cp)) in ("Mn", "Mc", "Me")}
+    scanned = {cp for plane in text_module._MARK_PLANES for cp in plane}
+    assert everywhere and everywhere <= scanned
 
 
 def _mark_pairs(text: str) -> Counter[tuple[str, str]]:
