@@ -266,6 +266,15 @@ def status_line(what: str, address: Any, busy_port: int | None) -> str:
     return f"{line} ({busy_port} was busy)" if busy_port is not None else line
 
 
+def _claim_port(sock: socket.socket, reuse_address: bool) -> None:
+    """Make the port this socket binds its own: nobody else may bind it while it is open."""
+    exclusive = getattr(socket, "SO_EXCLUSIVEADDRUSE", None)
+    if exclusive is not None:  # Windows: SO_REUSEADDR would let a second socket share the port
+        sock.setsockopt(socket.SOL_SOCKET, exclusive, 1)
+    elif reuse_address:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+
+
 def _bound_stream_socket(
     host: str, port: int, backlog: int, socket_class: type[socket.socket]
 ) -> socket.socket:
@@ -275,11 +284,8 @@ def _bound_stream_socket(
     # meeting the client's delayed ACK. Accepted sockets inherit the proto.
     sock = socket_class(family_of(host), socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
-        exclusive = getattr(socket, "SO_EXCLUSIVEADDRUSE", None)
-        if exclusive is not None:  # Windows: SO_REUSEADDR would share a busy port
-            sock.setsockopt(socket.SOL_SOCKET, exclusive, 1)
-        else:  # a port in TIME-WAIT after the last run can be bound again at once
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # TCP may reuse an address: a port in TIME-WAIT after the last run binds again at once.
+        _claim_port(sock, reuse_address=True)
         sock.bind((host, port))
         sock.listen(backlog)
     except BaseException:
@@ -318,9 +324,7 @@ def open_datagram_socket(host: str, port: int) -> socket.socket:
     try:
         # No SO_REUSEADDR for UDP: on Linux it lets two sockets share a port
         # and the newer one silently steals the other's datagrams.
-        exclusive = getattr(socket, "SO_EXCLUSIVEADDRUSE", None)
-        if exclusive is not None:
-            sock.setsockopt(socket.SOL_SOCKET, exclusive, 1)
+        _claim_port(sock, reuse_address=False)
         sock.bind((host, port))
         sock.settimeout(SLICE)
     except BaseException:

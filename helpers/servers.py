@@ -254,8 +254,10 @@ class BackgroundServer:
                     continue
                 reply = handler(data, address)
                 if reply is not None:
-                    sock.sendto(reply, address)
+                    # Recorded first: a client holding the reply finds it in the log
+                    # (a failed sendto follows it as an error).
                     self.events.record("send", address, reply)
+                    sock.sendto(reply, address)
             except Exception as error:
                 self._record_error(error, format_peer(address))
 

@@ -12,6 +12,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from server_checking import ask, server_threads, stop_all_and_check_threads
 
 from helpers._tracking import open_listener, status_line
 from helpers.servers import (
@@ -25,15 +26,10 @@ from helpers.servers import (
 )
 
 
-def server_threads() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name.startswith("helpers-server-")]
-
-
 @pytest.fixture(autouse=True)
 def clean_registry():
     yield
-    stop_all()
-    assert not server_threads()
+    stop_all_and_check_threads()
 
 
 def free_port() -> int:
@@ -48,16 +44,6 @@ def reverse_server(listener: socket.socket) -> None:
         with conn:
             data = conn.recv(1024)
             conn.sendall(data[::-1])
-
-
-def ask(address: tuple[str, int], data: bytes, timeout: float = 2.0) -> bytes:
-    with socket.create_connection(address, timeout=timeout) as client:
-        client.sendall(data)
-        client.shutdown(socket.SHUT_WR)
-        chunks = []
-        while chunk := client.recv(1024):
-            chunks.append(chunk)
-        return b"".join(chunks)
 
 
 def test_serve_answers_records_and_stops(capfd):
@@ -370,6 +356,17 @@ def test_datagram_server_answers_and_drops_on_purpose():
     assert [e.kind for e in server.events.wait_for(lambda e: e.kind != "bind", count=4)] == [
         "recv", "drop", "recv", "send"
     ]
+
+
+def test_a_datagram_reply_in_hand_is_already_in_the_log():
+    server = serve_datagrams("udp-echo", lambda data, addr: data, port=0)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
+        client.settimeout(1)
+        for number in range(1, 31):
+            client.sendto(b"x", server.address)
+            client.recvfrom(100)
+            sends = [e for e in server.events.events if e.kind == "send"]
+            assert len(sends) == number  # no wait_for: a cell shows the log right away
 
 
 def test_datagram_handler_error_is_recorded_and_server_keeps_answering(capfd):
