@@ -159,6 +159,16 @@ def test_send_query_returns_the_matching_reply(registered: NameServer) -> None:
     assert parse_message(reply).answers[0].data == "195.161.136.4"
 
 
+def test_the_course_resolver_asks_once_so_the_log_shows_each_question_once(
+    registered: NameServer,
+) -> None:
+    resolver = course_resolver()
+    assert resolver.timeout == resolver.lifetime <= 2.0
+    registered.events.clear()
+    assert resolve("www.onego.ru") == ["195.161.136.4"]
+    assert [e.kind for e in registered.events.events] == ["query", "reply"]
+
+
 def test_a_silent_server_gives_a_timeout_not_a_hang(registered: NameServer) -> None:
     resolver = course_resolver(timeout=0.2, lifetime=0.4)
     registered.stop()
