@@ -6,6 +6,7 @@ the mail sink, the name server); ``stop_all`` also runs at interpreter exit.
 
 from __future__ import annotations
 
+import atexit
 import threading
 from typing import Any, Protocol
 
@@ -45,15 +46,29 @@ def stop_server(name: str) -> bool:
 
 
 def stop_all() -> None:
-    """Stop every registered server (also run at interpreter exit)."""
+    """Stop every registered server (also run at interpreter exit).
+
+    One server whose stop fails does not keep the others running: all are
+    stopped, then the first error is raised.
+    """
     with _lock:
         servers = list(_servers.values())
         _servers.clear()
+    errors = []
     for server in servers:
-        server.stop()
+        try:
+            server.stop()
+        except Exception as error:
+            errors.append(error)
+    if errors:
+        raise errors[0]
 
 
 def running_servers() -> list[Stoppable]:
     """The registered servers, in the order they started."""
     with _lock:
         return list(_servers.values())
+
+
+# Here, not in each server module: whatever registers a server is stopped at exit.
+atexit.register(stop_all)

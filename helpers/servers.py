@@ -24,7 +24,6 @@ one status line (``reverse server on 127.0.0.1:33333``, or with
 
 from __future__ import annotations
 
-import atexit
 import socket
 import threading
 import time
@@ -137,12 +136,32 @@ class BackgroundServer:
 
     def _start_thread(self, target: Callable[..., None], *args: Any, suffix: str = "") -> None:
         thread = threading.Thread(
-            target=target, args=args, name=f"helpers-server-{self.name}{suffix}", daemon=True
+            target=self._quiet, args=(target, *args),
+            name=f"helpers-server-{self.name}{suffix}", daemon=True,
         )
         with self._lock:
-            self._threads = [t for t in self._threads if t.is_alive()]
+            self._threads = [t for t in self._threads if t.is_alive() or t.ident is None]
             self._threads.append(thread)
-        thread.start()
+        try:
+            thread.start()
+        except BaseException:
+            with self._lock:  # stop() must not join a thread that never started
+                self._threads.remove(thread)
+            raise
+
+    def _quiet(self, target: Callable[..., None], *args: Any) -> None:
+        """Run a helper thread's body; whatever escapes it is recorded, never printed.
+
+        An exception leaving a thread goes to ``threading.excepthook``, which
+        prints its traceback into whichever cell runs at that moment.
+        """
+        try:
+            target(*args)
+        except ServerStopped:
+            pass
+        except BaseException as error:
+            if not self._stopping():
+                self._record_error(error)
 
     def _all_threads(self) -> list[threading.Thread]:
         with self._lock:
@@ -219,7 +238,11 @@ class BackgroundServer:
                 self._record_error(error)
                 self._tracker.stopping.wait(SLICE)  # e.g. out of file descriptors
                 continue
-            self._start_thread(self._run_handler, handler, conn, address, suffix="-connection")
+            try:
+                self._start_thread(self._run_handler, handler, conn, address, suffix="-connection")
+            except RuntimeError as error:  # "can't start new thread": too many at once
+                self._record_error(error, conn.peer)
+                conn.end("closed by the helper: no thread for it", graceful=False)
 
     def _run_handler(self, handler: Callable[[Any, Any], Any], conn: TrackedConnection,
                      address: Any) -> None:
@@ -352,4 +375,3 @@ if not getattr(threading.excepthook, "_helpers_hook", False):
     _ignore_server_stopped.previous = threading.excepthook  # type: ignore[attr-defined]
     _ignore_server_stopped._helpers_hook = True  # type: ignore[attr-defined]
     threading.excepthook = _ignore_server_stopped
-atexit.register(stop_all)

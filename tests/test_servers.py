@@ -17,6 +17,7 @@ from server_checking import ask, server_threads, stop_all_and_check_threads
 from helpers._tracking import open_listener, status_line
 from helpers.servers import (
     ServerStopped,
+    register_server,
     running_servers,
     serve,
     serve_datagrams,
@@ -387,3 +388,71 @@ def test_datagram_handler_error_is_recorded_and_server_keeps_answering(capfd):
 def test_a_function_called_instead_of_passed_is_explained():
     with pytest.raises(TypeError, match="without calling it"):
         serve("reverse", None, port=0)
+
+
+def test_no_thread_for_a_connection_is_recorded_not_printed(capfd, monkeypatch):
+    server = serve_each("reverse", lambda conn, addr: conn.sendall(conn.recv(1024)[::-1]), port=0)
+    capfd.readouterr()
+    real_start = threading.Thread.start
+
+    def start(thread):
+        if thread.name.endswith("-connection"):
+            raise RuntimeError("can't start new thread")
+        real_start(thread)
+
+    monkeypatch.setattr(threading.Thread, "start", start)
+    with socket.create_connection(server.address, timeout=2) as client:
+        try:  # closed at once (cleanly or with a reset), not left hanging until the timeout
+            assert client.recv(16) == b""
+        except ConnectionResetError:
+            pass
+    monkeypatch.undo()
+    assert server.events.wait_for("error")[0].note == "RuntimeError: can't start new thread"
+    assert ask(server.address, b"abc") == b"cba"  # the accept loop kept going
+    server.stop()
+    assert capfd.readouterr() == ("", "")
+
+
+def test_an_error_escaping_a_helper_thread_is_recorded_not_printed(capfd):
+    server = serve("reverse", reverse_server, port=0)
+    capfd.readouterr()
+
+    def broken_runner():
+        raise MemoryError("no room")
+
+    server._start_thread(broken_runner, suffix="-extra")
+    assert server.events.wait_for("error")[0].note == "MemoryError: no room"
+    server.stop()
+    assert capfd.readouterr() == ("", "")
+
+
+def test_stop_all_stops_the_others_when_one_stop_fails():
+    stopped = []
+
+    class Failing:
+        def stop(self):
+            raise OSError("cannot stop")
+
+    class Fine:
+        def stop(self):
+            stopped.append(self)
+
+    fine = Fine()
+    register_server("failing", Failing())
+    register_server("fine", fine)
+    with pytest.raises(OSError, match="cannot stop"):
+        stop_all()
+    assert stopped == [fine] and running_servers() == []
+
+
+def test_whatever_registers_a_server_is_stopped_at_exit():
+    script = (
+        "import sys\n"
+        "from helpers._registry import register_server\n"
+        "class Server:\n"
+        "    def stop(self): print('stopped', 'helpers.servers' in sys.modules)\n"
+        "register_server('plain', Server())\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=30)
+    assert (done.stdout, done.stderr) == ("stopped False\n", "")
