@@ -88,15 +88,12 @@ class EventLog:
         actor: str = "server",
     ) -> Event:
         """Append an event; ``peer`` may be an address tuple or already a string."""
-        event = Event(
-            t=time.monotonic() - self._start,
-            kind=kind,
-            peer=peer if peer is None or isinstance(peer, str) else format_peer(peer),
-            data=bytes(data),
-            note=note,
-            actor=actor,
-        )
+        peer = peer if peer is None or isinstance(peer, str) else format_peer(peer)
+        data = bytes(data)
         with self._changed:
+            # Timed under the lock, so the log reads in time order even when
+            # several threads record at once (the sequence diagram relies on it).
+            event = Event(time.monotonic() - self._start, kind, peer, data, note, actor)
             self._events.append(event)
             self._changed.notify_all()
         return event

@@ -52,6 +52,22 @@ def test_recording_from_many_threads_loses_nothing():
     assert times == sorted(times)
 
 
+def test_an_event_slow_to_prepare_does_not_land_out_of_time_order():
+    log = EventLog()
+    other_recorded = threading.Event()
+
+    class SlowData:
+        def __bytes__(self) -> bytes:  # another thread records while this one prepares
+            threading.Thread(target=lambda: (log.record("recv"), other_recorded.set())).start()
+            assert other_recorded.wait(2)
+            return b"late"
+
+    log.record("send", data=SlowData())
+    assert [e.kind for e in log.events] == ["recv", "send"]
+    times = [e.t for e in log.events]
+    assert times == sorted(times)
+
+
 def test_wait_for_returns_when_the_event_arrives_and_times_out_otherwise():
     log = EventLog("reverse")
     timer = threading.Timer(0.05, log.record, args=("close",))
