@@ -266,7 +266,7 @@ def status_line(what: str, address: Any, busy_port: int | None) -> str:
     return f"{line} ({busy_port} was busy)" if busy_port is not None else line
 
 
-def _claim_port(sock: socket.socket, reuse_address: bool) -> None:
+def claim_port(sock: socket.socket, reuse_address: bool) -> None:
     """Make the port this socket binds its own: nobody else may bind it while it is open."""
     exclusive = getattr(socket, "SO_EXCLUSIVEADDRUSE", None)
     if exclusive is not None:  # Windows: SO_REUSEADDR would let a second socket share the port
@@ -285,7 +285,7 @@ def _bound_stream_socket(
     sock = socket_class(family_of(host), socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         # TCP may reuse an address: a port in TIME-WAIT after the last run binds again at once.
-        _claim_port(sock, reuse_address=True)
+        claim_port(sock, reuse_address=True)
         sock.bind((host, port))
         sock.listen(backlog)
     except BaseException:
@@ -324,7 +324,7 @@ def open_datagram_socket(host: str, port: int) -> socket.socket:
     try:
         # No SO_REUSEADDR for UDP: on Linux it lets two sockets share a port
         # and the newer one silently steals the other's datagrams.
-        _claim_port(sock, reuse_address=False)
+        claim_port(sock, reuse_address=False)
         sock.bind((host, port))
         sock.settimeout(SLICE)
     except BaseException:

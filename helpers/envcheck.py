@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
+from helpers._tracking import claim_port
 from helpers.tables import Table
 
 # (port, protocol, who uses it). Helper modules append their own default ports.
@@ -156,10 +157,10 @@ def check_services(getservbyname: Callable[[str, str], int] = socket.getservbyna
 
 
 def port_is_free(port: int, protocol: str) -> bool:
-    kind = socket.SOCK_STREAM if protocol == "tcp" else socket.SOCK_DGRAM
-    with socket.socket(socket.AF_INET, kind) as sock:
-        if kind == socket.SOCK_STREAM and not hasattr(socket, "SO_EXCLUSIVEADDRUSE"):
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers do
+    """Could a course server bind this loopback port now? Asked the way the servers bind."""
+    tcp = protocol == "tcp"
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM if tcp else socket.SOCK_DGRAM) as sock:
+        claim_port(sock, reuse_address=tcp)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:

@@ -12,6 +12,7 @@ from helpers.envcheck import (
     check_python,
     check_widgets,
     doctor,
+    port_is_free,
 )
 from helpers.servers import serve_datagrams, stop_all
 
@@ -104,3 +105,16 @@ def test_helpers_doctor_is_the_function_even_after_importing_its_module():
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                          check=True, timeout=30).stdout
     assert out == "DoctorReport\n"
+
+
+def test_port_is_free_asks_a_real_loopback_port():
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        assert not port_is_free(port, "tcp")
+    assert port_is_free(port, "tcp")  # closed: free again at once, as for the servers
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as held:
+        held.bind(("127.0.0.1", 0))
+        port = held.getsockname()[1]
+        assert not port_is_free(port, "udp")
