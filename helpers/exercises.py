@@ -101,7 +101,8 @@ class CheckResult:
     def _repr_html_(self) -> str:
         colour = _COLOURS.get(self.status, "#c62828")
         head, _, rest = repr(self).partition("\n")
-        body = f'<pre style="margin:4px 0 0 0; white-space:pre-wrap">{html.escape(rest)}</pre>' if rest else ""
+        pre = '<pre style="margin:4px 0 0 0; white-space:pre-wrap">'
+        body = f"{pre}{html.escape(rest)}</pre>" if rest else ""
         return (
             f'<div style="border-left:4px solid {colour}; padding:2px 8px">'
             f'<b style="color:{colour}">{html.escape(head)}</b>{body}</div>'
