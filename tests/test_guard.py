@@ -93,6 +93,31 @@ def test_outside_names_are_never_looked_up(guarded):
         socket.getnameinfo(("195.161.136.4", 25), 0)
 
 
+
+def test_every_lookup_function_is_covered(guarded):
+    with pytest.raises(NetworkGuardError, match="name look-up of 'mail.onego.ru'"):
+        socket.gethostbyname_ex("mail.onego.ru")
+    with pytest.raises(NetworkGuardError, match="name look-up of 'mail.onego.ru'"):
+        socket.create_connection(("mail.onego.ru", 25), timeout=1)
+
+
+def test_getfqdn_of_a_course_name_asks_nobody(guarded, monkeypatch):
+    # getfqdn() swallows the refusal of its look-up and hands the name back unchanged;
+    # the spy proves the refusal came from the guard, not from an offline resolver.
+    refusals = []
+    real_gethostbyaddr = socket.gethostbyaddr
+
+    def spy(name):
+        try:
+            return real_gethostbyaddr(name)
+        except OSError as error:
+            refusals.append(type(error))
+            raise
+
+    monkeypatch.setattr(socket, "gethostbyaddr", spy)
+    assert socket.getfqdn("www.onego.ru") == "www.onego.ru"
+    assert refusals == [NetworkGuardError]
+
 def test_binding_every_interface_is_refused_with_the_reason(guarded):
     for host in ("", "0.0.0.0"):
         with socket.socket() as s, pytest.raises(NetworkGuardError) as caught:
