@@ -161,12 +161,13 @@ def _label(event: Event) -> str:
 
 
 def _select(client: list[Event], server: list[Event]) -> list[Event]:
-    """The server's events that belong to the client's connections (and its listen)."""
+    """The server's events that belong to the client's connections (and its listener's set-up)."""
     locals_ = {
         e.note[len(_LOCAL) :] for e in client if e.kind == "connect" and e.note.startswith(_LOCAL)
     }
     targets = {e.peer for e in client if e.kind == "connect"}
-    return [e for e in server if e.peer in locals_ or (e.kind == "listen" and e.peer in targets)]
+    setup = ("socket", "bind", "listen")
+    return [e for e in server if e.peer in locals_ or (e.kind in setup and e.peer in targets)]
 
 
 def _layout(events: list[Event]) -> tuple[dict[int, int], list[_Arrow]]:

@@ -318,7 +318,13 @@ def _serve_tcp(name: str, host: str, port: int, backlog: int,
     stop_server(name)
     server = BackgroundServer(name, host, port)
     listener, busy_port = open_listener(host, port, backlog, server._tracker)
-    server.events.record("listen", listener.getsockname(), note=f"backlog {backlog}")
+    address = listener.getsockname()
+    # The listener is made before its address is known; record the three steps
+    # together, so a sequence diagram can draw socket, bind and listen.
+    family = socket.AddressFamily(listener.family).name
+    server.events.record("socket", address, note=f"{family}, SOCK_STREAM")
+    server.events.record("bind", address)
+    server.events.record("listen", address, note=f"backlog {backlog}")
     return _launch(server, listener, busy_port, partial(runner, server), function)
 
 

@@ -62,7 +62,7 @@ def test_diagram_has_both_lifelines_every_call_and_the_bytes(server) -> None:
     text = str(diagram)
     assert diagram.actors == ["client", "server"]
     server_kinds = [e.kind for e in diagram.events if e.actor == "server"]
-    assert server_kinds == ["listen", "accept", "recv", "recv", "send", "close"]
+    assert server_kinds == ["socket", "bind", "listen", "accept", "recv", "recv", "send", "close"]
     for part in ("socket(AF_INET, SOCK_STREAM)", "connect(127.0.0.1:", "shutdown(SHUT_WR)",
                  "-> ПАЛИНДРОМ (18 bytes)", "<- МОРДНИЛАП (18 bytes)", "FIN: end of stream",
                  "listen 127.0.0.1:", "accept() -> 127.0.0.1:"):

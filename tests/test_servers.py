@@ -55,7 +55,7 @@ def test_serve_answers_records_and_stops(capfd):
     assert ask(server.address, b"hello") == b"olleh"
     server.events.wait_for("close")
     kinds = [e.kind for e in server.events.events]
-    assert kinds == ["listen", "accept", "recv", "send", "close"]
+    assert kinds == ["socket", "bind", "listen", "accept", "recv", "send", "close"]
     sent = [e for e in server.events.events if e.kind == "send"][0]
     assert sent.data == b"olleh" and sent.nbytes == 5 and sent.peer.startswith("127.0.0.1:")
     assert running_servers() == [server]
@@ -211,7 +211,7 @@ def test_function_failing_twice_before_any_client_is_not_restarted_forever():
     server = serve("broken", broken, port=0)
     server.events.wait_for(lambda e: e.kind == "stop", timeout=2)
     assert [e.kind for e in server.events.events] == [
-        "listen", "error", "restart", "error", "stop"
+        "socket", "bind", "listen", "error", "restart", "error", "stop"
     ]
     assert not server.running and running_servers() == []
     for _ in range(20):
@@ -279,7 +279,7 @@ def test_shutdown_by_the_lesson_code_is_recorded():
     with socket.create_connection(server.address, timeout=2) as c:
         assert c.recv(10) == b"bye" and c.recv(10) == b""
     server.events.wait_for("close")
-    assert [(e.kind, e.note) for e in server.events.events][2:] == [
+    assert [(e.kind, e.note) for e in server.events.events][4:] == [
         ("send", ""), ("shutdown", "SHUT_WR"), ("recv", "end of stream: the peer closed"),
         ("close", ""),
     ]

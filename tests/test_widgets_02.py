@@ -54,7 +54,7 @@ def test_click_sends_and_the_log_grows(server) -> None:
     box.value = "кот"
     button.click()
     assert "ток" in reply.value and "3 characters, 6 bytes" in reply.value
-    assert log.value != first and "last 11 of 11 events" in log.value
+    assert log.value != first and "last 12 of 13 events" in log.value
 
 
 def test_click_after_the_server_stopped_shows_the_error(server) -> None:
