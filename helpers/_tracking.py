@@ -340,3 +340,12 @@ def poke(address: tuple[str, int]) -> None:
             pass
     except OSError:
         pass
+
+
+def poke_datagram(address: tuple[str, int]) -> None:
+    """Send an empty datagram: wakes a recvfrom() at once instead of at its next time slice."""
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.sendto(b"", address)
+    except OSError:
+        pass

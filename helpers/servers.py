@@ -43,6 +43,7 @@ from helpers._tracking import (
     open_datagram_socket,
     open_listener,
     poke,
+    poke_datagram,
     status_line,
 )
 from helpers.events import EventLog, format_peer
@@ -175,6 +176,8 @@ class BackgroundServer:
             if isinstance(sock, TrackedListener):
                 _quietly(sock.shutdown, socket.SHUT_RDWR)  # wakes accept() on Linux
                 poke(self.address)  # and everywhere else
+            elif sock.type == socket.SOCK_DGRAM:
+                poke_datagram(self.address)
 
     def _release(self) -> None:
         for conn in self._tracker.open_connections():
@@ -263,6 +266,8 @@ class BackgroundServer:
         while not self._stopping():
             try:
                 data, address = sock.recvfrom(65535)
+                if self._stopping():
+                    return  # the wake-up datagram of stop(), or one that came too late
             except (TimeoutError, ConnectionResetError):
                 continue  # no datagram this slice; Windows reports an earlier ICMP here
             except OSError as error:

@@ -8,6 +8,7 @@ import random
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 
@@ -241,3 +242,12 @@ def test_lossy_server_drops_exactly_the_pattern(capfd: pytest.CaptureFixture[str
     finally:
         server.stop()
     capfd.readouterr()
+
+
+def test_stop_wakes_a_datagram_server_at_once(monkeypatch):
+    # With a 30 s receive slice, only the wake-up datagram can end the thread within stop()'s 2 s.
+    monkeypatch.setattr("helpers._tracking.SLICE", 30.0)
+    server = serve_datagrams("udp-wake", lambda data, address: data, port=0)
+    server.stop(timeout=2.0)
+    assert not [e for e in server.events.events if e.kind == "error"]
+    assert not [t for t in threading.enumerate() if t.name.startswith("helpers-server-udp-wake")]
