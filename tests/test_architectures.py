@@ -8,25 +8,18 @@ import threading
 import time
 
 import pytest
+from server_checking import ask, stop_all_and_check_threads
 
 from helpers.architectures import ARCHITECTURES, DELAY, asyncio_server
 from helpers.concurrency import check_concurrency, concurrency_table
 from helpers.reverse_client import ask_reverse
-from helpers.servers import serve, stop_all
-
-
-def server_threads() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name.startswith("helpers-server-")]
+from helpers.servers import serve
 
 
 @pytest.fixture(autouse=True)
 def clean_registry():
     yield
-    stop_all()
-    deadline = time.monotonic() + 2.0
-    while any(t.is_alive() for t in server_threads()) and time.monotonic() < deadline:
-        time.sleep(0.02)  # lesson-started handler threads end on their next sliced wait
-    assert not [t for t in server_threads() if t.is_alive()]
+    stop_all_and_check_threads()
 
 
 @pytest.mark.parametrize("name", ARCHITECTURES)
@@ -52,16 +45,6 @@ def test_one_at_a_time_serialises_and_the_others_overlap() -> None:
     assert all(seconds * 2 < serial for seconds in others), timings
 
 
-def ask_raw(address: tuple[str, int], data: bytes) -> bytes:
-    with socket.create_connection(address, timeout=5) as sock:
-        sock.sendall(data)
-        sock.shutdown(socket.SHUT_WR)
-        chunks = []
-        while chunk := sock.recv(65536):
-            chunks.append(chunk)
-    return b"".join(chunks)
-
-
 @pytest.mark.parametrize("name", ARCHITECTURES)
 def test_bad_clients_do_not_stop_the_server(name: str, capfd) -> None:
     server = serve("many", ARCHITECTURES[name], port=0)
@@ -71,7 +54,7 @@ def test_bad_clients_do_not_stop_the_server(name: str, capfd) -> None:
             abrupt.sendall(b"half a mess")
             # linger 0: close() sends a reset instead of a clean end of stream
             abrupt.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        assert ask_raw(server.address, b"\xffok") == "ko\ufffd".encode()
+        assert ask(server.address, b"\xffok", timeout=5) == "ko\ufffd".encode()
         assert ask_reverse(server.address, "ПАЛИНДРОМ", timeout=5) == "МОРДНИЛАП"
     finally:
         silent.close()

@@ -14,6 +14,7 @@ import time
 import nbformat
 import nbindex
 import pytest
+from server_checking import ask
 
 import helpers
 from helpers.reverse_client import ask_reverse
@@ -41,18 +42,8 @@ def server(capfd):
     stop_all()
 
 
-def ask_raw(address: tuple[str, int], data: bytes, timeout: float = 5.0) -> bytes:
-    with socket.create_connection(address, timeout=timeout) as sock:
-        sock.sendall(data)
-        sock.shutdown(socket.SHUT_WR)
-        chunks = []
-        while chunk := sock.recv(65536):
-            chunks.append(chunk)
-    return b"".join(chunks)
-
-
 def test_invalid_utf8_gets_replacement_characters(server) -> None:
-    reply = ask_raw(server.address, b"ok\xff\xd0")
+    reply = ask(server.address, b"ok\xff\xd0", timeout=5)
     assert reply.decode("utf-8") == "\ufffd\ufffdko"
     assert ask_reverse(server.address, "ПАЛИНДРОМ") == "МОРДНИЛАП"
 
@@ -60,7 +51,7 @@ def test_invalid_utf8_gets_replacement_characters(server) -> None:
 def test_a_one_mebibyte_message_comes_back_whole(server) -> None:
     message = ("ПАЛИНДРОМ " * 60_000).encode("utf-8")[: 1 << 20]
     started = time.monotonic()
-    reply = ask_raw(server.address, message)
+    reply = ask(server.address, message, timeout=5)
     assert reply == reverse_utf8(message)
     assert time.monotonic() - started < 5
     assert ask_reverse(server.address, "кот") == "ток"
@@ -94,7 +85,7 @@ def test_nothing_printed_nothing_crashed(server, capfd) -> None:
     with socket.create_connection(server.address, timeout=2) as resets:
         resets.sendall(b"\xff" * 100)
         resets.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    ask_raw(server.address, b"\xd0")
+    ask(server.address, b"\xd0", timeout=5)
     assert ask_reverse(server.address, "abc") == "cba"
     server.events.wait_for("close", count=3)
     assert server.running and server.errors == []
