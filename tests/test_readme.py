@@ -16,6 +16,6 @@ def test_the_helpers_example_runs_as_written(tmp_path):
     lines = result.stdout.splitlines()
     assert re.fullmatch(r"reverse server on 127\.0\.0\.1:\d+( \(33333 was busy\))?", lines[0])
     assert lines[1] == "b'olleh'"
-    assert [line.split()[2] for line in lines[5:]] == [
+    assert [line.split()[3] for line in lines[5:]] == [
         "socket", "bind", "listen", "accept", "recv", "send", "close"]
     assert result.stderr == ""
