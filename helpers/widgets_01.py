@@ -98,7 +98,8 @@ def encapsulation_table(message: str) -> Table:
          "8-byte preamble and SFD (+ the 4-byte FCS)", ""),
     ]
     return Table(["layer", "unit", "size", "adds", "checksum"], rows,
-                 caption=f"{message!r} wrapped for 127.0.0.1:54321 -> 127.0.0.1:33333")
+                 caption=f"{message!r} wrapped for 127.0.0.1:54321 -> 127.0.0.1:33333",
+                 wrap=("adds", "checksum"), wrap_width=22)
 
 
 def _too_long(message: str) -> str | None:
