@@ -166,7 +166,9 @@ class EventLog:
             for e in self.events
         ]
         caption = f"{self.name} events" if self.name else ""
-        return Table(["time", "actor", "event", "peer", "bytes", "data", "note"], rows, caption)
+        # Byte previews of Cyrillic text and long notes fold, so the table fits the page.
+        return Table(["time", "actor", "event", "peer", "bytes", "data", "note"], rows, caption,
+                     wrap=("data", "note"), wrap_width=36)
 
     def __str__(self) -> str:
         return str(self.table())

@@ -36,8 +36,11 @@ _CELL_STYLE = (
     "text-align:left; padding:2px 8px; font-family:monospace; vertical-align:top; white-space:pre"
 )
 _HEAD_STYLE = _CELL_STYLE + "; border-bottom:1px solid #999"
-# A wrapped cell folds at spaces like prose and keeps line breaks the text already has.
-_WRAPPED_CELL_STYLE = _CELL_STYLE.replace("white-space:pre", "white-space:pre-line")
+# A wrapped cell folds at spaces like prose and keeps line breaks the text already has;
+# a word longer than the column (a bytes repr, say) breaks anywhere, as in the text form.
+_WRAPPED_CELL_STYLE = (
+    _CELL_STYLE.replace("white-space:pre", "white-space:pre-line") + "; overflow-wrap:anywhere"
+)
 
 
 def _text(value: Any) -> str:

@@ -157,7 +157,7 @@ def test_table_wraps_only_the_columns_asked_for():
         "2"
     )
     html = table._repr_html_()
-    assert html.count("white-space:pre-line; max-width:16ch") == len(rows)
+    assert html.count("white-space:pre-line; overflow-wrap:anywhere; max-width:16ch") == len(rows)
     assert html.count('white-space:pre"') == len(rows) * 2  # the other columns stay one line
 
     every = Table(["#", "how"], [(1, "cable\nradio waves")], wrap=True, wrap_width=6)
