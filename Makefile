@@ -22,7 +22,10 @@ PYTEST_ARGS := tests notebooks --nbval --nbval-current-env \
 
 install: $(STAMP)
 
+# The lock is made for Python 3.11 and newer: say so plainly instead of letting pip
+# fail later on a package that has no release for an older interpreter.
 $(PY):
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "The course needs Python 3.11 or newer; $(PYTHON) is " + sys.version.split()[0] + ". Install a newer Python and run: make PYTHON=python3.12 lab")'
 	$(PYTHON) -m venv $(VENV)
 
 $(STAMP): requirements.txt pyproject.toml | $(PY)
