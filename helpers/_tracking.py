@@ -34,7 +34,7 @@ from helpers.events import EventLog, format_peer
 SLICE = 0.1  # seconds between looks at the stop flag
 BACKLOG = 128  # 50 clients at once overflow listen(1); see FIELD-NOTES
 # EADDRINUSE everywhere; on Windows an exclusively held port gives WSAEACCES.
-_BUSY = {errno.EADDRINUSE, errno.EACCES, 10013, 10048}
+BUSY_ERRNOS = {errno.EADDRINUSE, errno.EACCES, 10013, 10048}
 _T = TypeVar("_T")
 _SHUTDOWN_NAMES = {getattr(socket, n): n for n in ("SHUT_RD", "SHUT_WR", "SHUT_RDWR")}
 
@@ -252,7 +252,7 @@ def bind_with_fallback(open_at: Callable[[int], _T], port: int) -> tuple[_T, int
     try:
         return open_at(port), None
     except OSError as error:
-        if port == 0 or error.errno not in _BUSY:
+        if port == 0 or error.errno not in BUSY_ERRNOS:
             raise
     return open_at(0), port
 

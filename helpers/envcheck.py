@@ -145,14 +145,23 @@ def check_loopback_udp(timeout: float = 1.0) -> Finding:
     return Finding("loopback UDP", "ok" if ok else "problem", "datagram came back")
 
 
+def services_fix(platform: str | None = None) -> str:
+    """Where the services database lives differs: name the file (or package) to restore."""
+    platform = sys.platform if platform is None else platform
+    if platform.startswith("linux"):
+        return "install the services database: sudo apt-get install netbase"
+    if platform == "win32":
+        return r"restore the services file, %SystemRoot%\System32\drivers\etc\services"
+    return "restore the system's services file, /etc/services"
+
+
 def check_services(getservbyname: Callable[[str, str], int] = socket.getservbyname) -> Finding:
     """getservbyname reads /etc/services on POSIX; minimal Linux images lack it (netbase)."""
     try:
         port = getservbyname("smtp", "tcp")
     except OSError as error:
-        fix = ("install the services database: sudo apt-get install netbase"
-               if sys.platform.startswith("linux") else "restore the system's services file")
-        return Finding("services file", "problem", f"{type(error).__name__}: {error}", fix)
+        return Finding("services file", "problem", f"{type(error).__name__}: {error}",
+                       services_fix())
     return Finding("services file", "ok" if port == 25 else "problem", f"smtp/tcp = {port}")
 
 

@@ -20,8 +20,6 @@ not DNS queries are recorded and dropped, as any name server does.
 
 from __future__ import annotations
 
-import errno
-import socket
 import socketserver
 import sys
 import threading
@@ -31,6 +29,7 @@ from dnslib import QTYPE, RCODE, RR, DNSError, DNSRecord
 from dnslib.server import BaseResolver, DNSHandler, DNSLogger, DNSServer
 
 from helpers._registry import forget, register_server, running_servers, stop_server
+from helpers._tracking import BUSY_ERRNOS, claim_port
 from helpers.events import EventLog
 
 TTL = 300
@@ -56,7 +55,6 @@ ORIGINS: tuple[str, ...] = ("onego.ru.", "in-addr.arpa.", "ip6.arpa.")
 MAX_CNAME_CHAIN = 8
 POLL = 0.05  # seconds between the serving loop's looks at the stop flag
 # EADDRINUSE everywhere; on Windows an exclusively held port gives WSAEACCES.
-_BUSY = {errno.EADDRINUSE, errno.EACCES, 10013, 10048}
 DEFAULT_NAME = "name"
 
 
@@ -214,8 +212,7 @@ class _UDPServer(socketserver.ThreadingMixIn, socketserver.UDPServer):
     allow_reuse_address = False
 
     def server_bind(self) -> None:
-        if hasattr(socket, "SO_EXCLUSIVEADDRUSE"):
-            self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_EXCLUSIVEADDRUSE, 1)
+        claim_port(self.socket, reuse_address=False)
         super().server_bind()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
@@ -249,7 +246,7 @@ class NameServer:
         try:
             self._dns = self._bind(host, port)
         except OSError as exc:
-            if port == 0 or exc.errno not in _BUSY:
+            if port == 0 or exc.errno not in BUSY_ERRNOS:
                 raise
             self.busy_port = port
             self._dns = self._bind(host, 0)

@@ -13,6 +13,9 @@ who may connect. Windows builds of Python have no ``socket.AF_UNIX``; check
 The path lives in a private temporary folder (mode 0700, so only this user can
 connect; removed on stop); the status line
 names only the file, never the folder, so outputs do not depend on the machine.
+A socket's path must fit in a small fixed field (104 bytes on macOS, 108 on
+Linux) and macOS's own temporary folder takes about half of that, so where the
+usual folder would make the path too long the helper uses one under /tmp.
 """
 
 from __future__ import annotations
@@ -28,9 +31,11 @@ from helpers._registry import register_server, stop_server
 from helpers._tracking import TrackedListener
 from helpers.servers import BackgroundServer
 
-__all__ = ["UNIX_SOCKETS", "UnixServer", "serve_unix"]
+__all__ = ["MAX_SOCKET_PATH", "UNIX_SOCKETS", "UnixServer", "private_folder", "serve_unix"]
 
 UNIX_SOCKETS = hasattr(socket, "AF_UNIX")
+# sun_path holds 104 bytes on macOS and the BSDs, 108 on Linux, NUL included.
+MAX_SOCKET_PATH = 100
 
 
 class UnixServer(BackgroundServer):
@@ -68,6 +73,25 @@ def _quietly(call: Callable[..., Any], *args: Any) -> None:
         pass
 
 
+def private_folder(filename: str) -> str:
+    """A new folder (mode 0700) in which ``filename`` makes a path short enough to bind.
+
+    The usual temporary folder first; where that is too long (macOS keeps it under
+    /var/folders/..., and a user may set a long TMPDIR), a folder under /tmp.
+    """
+    for parent in (None, "/tmp"):
+        if parent is not None and not os.path.isdir(parent):
+            continue
+        folder = tempfile.mkdtemp(prefix="netcourse-", dir=parent)
+        if len(os.fsencode(os.path.join(folder, filename))) <= MAX_SOCKET_PATH:
+            return folder
+        os.rmdir(folder)
+    raise OSError(
+        f"an AF_UNIX socket path may be at most {MAX_SOCKET_PATH} bytes long here, and "
+        f"{filename!r} in a temporary folder is longer: choose a shorter filename"
+    )
+
+
 def _poke(path: str) -> None:
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         sock.settimeout(0.2)
@@ -89,7 +113,7 @@ def serve_unix(
     if not callable(server_function):
         raise TypeError("server_function must be a function (pass it without calling it)")
     stop_server(name)
-    server = UnixServer(name, tempfile.mkdtemp(prefix="netcourse-"), filename)
+    server = UnixServer(name, private_folder(filename), filename)
     listener = TrackedListener(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         listener.bind(server.path)

@@ -52,7 +52,8 @@ def run_with_startup(body: str, record: Path, tmp_path: Path) -> dict:
 def entries(record: Path) -> list[dict]:
     if not record.exists():
         return []
-    return [json.loads(line) for line in record.read_text().splitlines() if line.strip()]
+    lines = record.read_text(encoding="utf-8").splitlines()
+    return [json.loads(line) for line in lines if line.strip()]
 
 
 def test_audit_hook_lets_loopback_through(tmp_path: Path) -> None:

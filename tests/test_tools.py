@@ -70,7 +70,7 @@ def test_navigation_is_replaced_not_duplicated_and_stable() -> None:
 
 
 def test_contents_mark_missing_notebooks_as_coming(tmp_path: Path) -> None:
-    (tmp_path / "00_start_here.ipynb").write_text("{}")
+    (tmp_path / "00_start_here.ipynb").write_text("{}", encoding="utf-8")
     lines = nbindex.contents_lines("", tmp_path)
     assert lines[0].startswith("- [00 Start here](00_start_here.ipynb): ")
     assert all("(coming)" in line for line in lines[1:])

@@ -127,7 +127,7 @@ class JupyterLab:
         config = self._dir("config")
         (config / "labconfig").mkdir()
         (config / "labconfig" / "page_config.json").write_text(
-            json.dumps({"disabledExtensions": _DISABLED_EXTENSIONS})
+            json.dumps({"disabledExtensions": _DISABLED_EXTENSIONS}), encoding="utf-8"
         )
         # Language servers and terminals are not part of the course: not starting
         # them saves CPU on a shared two-core machine.
@@ -139,7 +139,8 @@ class JupyterLab:
                         "terminals_enabled": False,
                     }
                 }
-            )
+            ),
+            encoding="utf-8",
         )
         self._dir("data")
         self._dir("runtime")
@@ -227,7 +228,7 @@ class JupyterLab:
                 )
             if info.exists():
                 try:
-                    self.port = int(json.loads(info.read_text())["port"])
+                    self.port = int(json.loads(info.read_text(encoding="utf-8"))["port"])
                 except (ValueError, KeyError):
                     pass  # written but not yet complete
                 else:
@@ -245,7 +246,7 @@ class JupyterLab:
     def log_tail(self, lines: int = 40) -> str:
         if self.base is None or not (self.base / "server.log").exists():
             return ""
-        text = (self.base / "server.log").read_text(errors="replace")
+        text = (self.base / "server.log").read_text(encoding="utf-8", errors="replace")
         return "\n".join(text.splitlines()[-lines:])
 
     @property
