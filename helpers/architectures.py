@@ -168,6 +168,9 @@ def asyncio_server(listener: socket.socket) -> None:
     The kernel runs its own loop in the main thread; a loop of our own in our
     own thread never touches it. The loop's exception handler ends the loop
     when the helper stops the server (and keeps asyncio from logging to stderr).
+    A selector loop on every platform: Windows' default (Proactor) loop accepts
+    connections without calling the listener's ``accept()``, so the helper could
+    neither record them nor stop the server.
     """
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -200,7 +203,8 @@ def asyncio_server(listener: socket.socket) -> None:
         if failures:
             raise failures[0]  # the helper records it and restarts the server
 
-    asyncio.run(main())
+    with asyncio.Runner(loop_factory=asyncio.SelectorEventLoop) as runner:
+        runner.run(main())
 
 
 ARCHITECTURES: dict[str, Callable[[socket.socket], None]] = {

@@ -43,6 +43,7 @@ and ``stop_all()`` (also at exit) stop it like every other background server.
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import hmac
 import logging
@@ -208,6 +209,9 @@ class _SinkController(Controller):
             port=port,
             ready_timeout=READY_TIMEOUT,
             server_hostname=sink.hostname,
+            # The same kind of loop on every platform (Windows defaults to Proactor),
+            # so STARTTLS swaps the transport's protocol as it does on Linux and macOS.
+            loop=asyncio.SelectorEventLoop(),
         )
         self._sink = sink
         self._listener = listener

@@ -69,21 +69,24 @@ def test_asyncio_variant_runs_its_own_loop_in_the_server_thread() -> None:
     seen = {}
 
     def spy(listener: socket.socket) -> None:
-        original = asyncio.run
+        original = asyncio.Runner
 
-        def run(coro):
-            seen["thread"] = threading.current_thread().name
-            return original(coro)
+        class Runner(original):  # type: ignore[misc, valid-type]
+            def run(self, coro, **kwargs):
+                seen["thread"] = threading.current_thread().name
+                seen["loop"] = type(self.get_loop())
+                return super().run(coro, **kwargs)
 
-        asyncio.run = run
+        asyncio.Runner = Runner  # type: ignore[misc]
         try:
             asyncio_server(listener)
         finally:
-            asyncio.run = original
+            asyncio.Runner = original  # type: ignore[misc]
 
     server = serve("many", spy, port=0)
     assert ask_reverse(server.address, "abc") == "cba"
     assert seen["thread"].startswith("helpers-server-many")
+    assert issubclass(seen["loop"], asyncio.SelectorEventLoop)
     server.stop()
     assert server.errors == []
 

@@ -13,12 +13,15 @@ notebook cells that depend on them) still work or say clearly what differs.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import errno
 import io
 import os
 import signal
+import smtplib
 import socket
+import ssl
 import stat
 import tempfile
 import time
@@ -31,8 +34,12 @@ import pytest
 import helpers
 from helpers import _tracking, envcheck, exercises, servers, unix_servers
 from helpers._tracking import SLICE, bind_with_fallback, claim_port, open_datagram_socket
+from helpers.architectures import ARCHITECTURES
 from helpers.exercises import Case, Exercise, check
+from helpers.mailsink import MailSink
 from helpers.nameserver import NameServer
+from helpers.reverse_client import ask_reverse
+from helpers.tls_ca import course_ca_pem
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 HAS_AF_UNIX = hasattr(socket, "AF_UNIX")
@@ -385,3 +392,44 @@ def test_every_text_file_is_read_and_written_as_utf8():
         files += sorted((ROOT / folder).rglob("*.py"))
     problems = [line for path in files for line in _text_calls_without_encoding(path)]
     assert problems == []
+
+
+# -- asyncio: Windows' default loop is the Proactor ---------------------------------
+
+
+class NoDefaultLoop(asyncio.DefaultEventLoopPolicy):
+    """Stands in for Windows' policy: its loops (Proactor) must not be used by the helpers."""
+
+    def new_event_loop(self) -> asyncio.AbstractEventLoop:
+        raise AssertionError("the platform's default loop was used")
+
+
+@pytest.fixture
+def no_default_loop():
+    asyncio.set_event_loop_policy(NoDefaultLoop())
+    yield
+    asyncio.set_event_loop_policy(None)
+
+
+def test_the_asyncio_server_runs_and_stops_on_a_selector_loop(no_default_loop):
+    with contextlib.redirect_stdout(io.StringIO()):
+        server = helpers.serve("asyncio-platform", ARCHITECTURES["(e) asyncio"], port=0)
+    assert ask_reverse(server.address, "ПАЛИНДРОМ") == "МОРДНИЛАП"
+    assert "accept" in {e.kind for e in server.events.events}  # the listener's own accept()
+    started = time.monotonic()
+    server.stop()
+    assert time.monotonic() - started < 2 and not server.running
+    assert server.errors == []
+
+
+def test_the_mail_sink_runs_on_a_selector_loop(no_default_loop):
+    with contextlib.redirect_stdout(io.StringIO()):
+        sink = MailSink("platform-sink", tls=True).start()
+    try:
+        assert isinstance(sink._controller.loop, asyncio.SelectorEventLoop)
+        with smtplib.SMTP("127.0.0.1", sink.port, local_hostname="x", timeout=5) as client:
+            client.starttls(context=ssl.create_default_context(cadata=course_ca_pem()))
+            client.sendmail("a@mail.ru", ["rnd@onego.ru"], b"Subject: hi\r\n\r\nhello\r\n")
+        assert len(sink.mailbox) == 1
+    finally:
+        sink.stop()
