@@ -103,11 +103,13 @@ _EXPORTS: dict[str, str] = {
     # servers
     "BackgroundServer": "servers",
     "ServerStopped": "servers",
+    "UNIX_SOCKETS": "servers",
     "register_server": "servers",
     "running_servers": "servers",
     "serve": "servers",
     "serve_datagrams": "servers",
     "serve_each": "servers",
+    "serve_unix": "servers",
     "stop_all": "servers",
     "stop_server": "servers",
     # smtp_route
@@ -126,10 +128,6 @@ _EXPORTS: dict[str, str] = {
     "LossPattern": "udp",
     "PingStats": "udp",
     "ping_stats": "udp",
-    # unix_servers
-    "UNIX_SOCKETS": "unix_servers",
-    "UnixServer": "unix_servers",
-    "serve_unix": "unix_servers",
     # widgets_01
     "encapsulation_table": "widgets_01",
     "encapsulation_widget": "widgets_01",

@@ -15,14 +15,19 @@ honoured by the sliced waits (``TimeoutError`` after it, as a plain socket does)
 
 The functions at the end open the servers' sockets (the mail sink's too):
 exclusive ports, a free port instead of a busy one, and the status line that
-says which.
+says which; an AF_UNIX listener at a path short enough for every platform,
+whose socket file goes away when it closes.
 """
 
 from __future__ import annotations
 
 import errno
+import os
 import select
+import shutil
 import socket
+import stat
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -37,6 +42,9 @@ BACKLOG = 128  # 50 clients at once overflow listen(1); see FIELD-NOTES
 BUSY_ERRNOS = {errno.EADDRINUSE, errno.EACCES, 10013, 10048}
 _T = TypeVar("_T")
 _SHUTDOWN_NAMES = {getattr(socket, n): n for n in ("SHUT_RD", "SHUT_WR", "SHUT_RDWR")}
+UNIX_SOCKETS = hasattr(socket, "AF_UNIX")  # Windows builds of Python have none
+# sun_path holds 104 bytes on macOS and the BSDs, 108 on Linux, NUL included.
+MAX_SOCKET_PATH = 100
 
 
 class ServerStopped(BaseException):
@@ -227,6 +235,18 @@ class TrackedListener(_TrackedSocket):
     """The listening socket handed to a whole-server function."""
 
     accepted = 0  # connections accepted so far (the runner tells a crash loop by it)
+    # An AF_UNIX listener's socket file (and the private folder made for it): a
+    # closed listener leaves no file behind that would refuse the next bind.
+    _remove_on_close: tuple[str, ...] = ()
+
+    def close(self) -> None:
+        super().close()
+        paths, self._remove_on_close = self._remove_on_close, ()
+        for path in paths:
+            if os.path.isdir(path):
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                _unlink_quietly(path)
 
     def accept(self) -> tuple[TrackedConnection, Any]:
         fd, address = self._blocking(self._accept)
@@ -261,7 +281,11 @@ def status_line(what: str, address: Any, busy_port: int | None) -> str:
     """The one line every server prints: ``reverse server on 127.0.0.1:33333 (... was busy)``.
 
     Always the same shape, so the sanitizer can normalise the port either way.
+    An AF_UNIX path shows only its file name (``... on unix socket reverse.sock``):
+    the folder differs from machine to machine.
     """
+    if isinstance(address, str):
+        return f"{what} on unix socket {os.path.basename(address)}"
     line = f"{what} on {format_peer(address)}"
     return f"{line} ({busy_port} was busy)" if busy_port is not None else line
 
@@ -319,6 +343,86 @@ def open_listener(
     return listener, busy_port
 
 
+def private_folder(filename: str) -> str:
+    """A new folder (mode 0700) in which ``filename`` makes a path short enough to bind.
+
+    The usual temporary folder first; where that is too long (macOS keeps it under
+    /var/folders/..., and a user may set a long TMPDIR), a folder under /tmp.
+    """
+    for parent in (None, "/tmp"):
+        if parent is not None and not os.path.isdir(parent):
+            continue
+        folder = tempfile.mkdtemp(prefix="netcourse-", dir=parent)
+        if len(os.fsencode(os.path.join(folder, filename))) <= MAX_SOCKET_PATH:
+            return folder
+        os.rmdir(folder)
+    raise OSError(
+        f"an AF_UNIX socket path may be at most {MAX_SOCKET_PATH} bytes long here, and "
+        f"{filename!r} in a temporary folder is longer: choose a shorter filename"
+    )
+
+
+def open_unix_listener(
+    tracker: Tracker,
+    path: str | None = None,
+    filename: str = "server.sock",
+    backlog: int = BACKLOG,
+) -> TrackedListener:
+    """A listening AF_UNIX stream socket at ``path``; its file is removed when it closes.
+
+    Without a ``path`` the socket is ``filename`` in a fresh private folder (only
+    this user may connect; the folder goes too on close). A socket file left at
+    ``path`` by a program that ended without removing it would refuse the bind,
+    so it is removed first, but only if nobody answers on it: a live server's
+    socket is never taken over.
+    """
+    if not UNIX_SOCKETS:
+        raise OSError("this Python has no socket.AF_UNIX (Windows): use TCP on 127.0.0.1")
+    folder = None
+    if path is None:
+        folder = private_folder(filename)
+        path = os.path.join(folder, filename)
+    else:
+        _remove_stale_socket(path)
+    listener = TrackedListener(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        listener.bind(path)
+        listener._remove_on_close = (path,) if folder is None else (path, folder)
+        listener.listen(backlog)
+    except BaseException:
+        listener.close()
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
+    listener._setup(tracker)
+    return listener
+
+
+def _remove_stale_socket(path: str) -> None:
+    try:
+        if not stat.S_ISSOCK(os.stat(path).st_mode):
+            return  # not a socket: let bind() report it rather than delete someone's file
+    except OSError:
+        return  # nothing there
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.settimeout(0.2)
+        try:
+            probe.connect(path)
+        except (ConnectionRefusedError, FileNotFoundError):
+            _unlink_quietly(path)  # nobody listens: left over from a program that ended
+            return
+        except OSError:
+            return  # let bind() report what is wrong
+    raise OSError(errno.EADDRINUSE, f"a running server listens on {os.path.basename(path)}")
+
+
+def _unlink_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
 def open_datagram_socket(host: str, port: int) -> socket.socket:
     sock = socket.socket(family_of(host), socket.SOCK_DGRAM)
     try:
@@ -333,11 +437,19 @@ def open_datagram_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def poke(address: tuple[str, int]) -> None:
-    """Connect and hang up: wakes a select() on a listener where shutdown() does not."""
+def poke(address: tuple[str, int] | str) -> None:
+    """Connect and hang up: wakes a select() on a listener where shutdown() does not.
+
+    ``address`` is (host, port) or an AF_UNIX listener's path.
+    """
     try:
-        with socket.create_connection(address, timeout=0.2):
-            pass
+        if isinstance(address, str):
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+                sock.settimeout(0.2)
+                sock.connect(address)
+        else:
+            with socket.create_connection(address, timeout=0.2):
+                pass
     except OSError:
         pass
 

@@ -32,7 +32,7 @@ import nbformat
 import pytest
 
 import helpers
-from helpers import _tracking, envcheck, exercises, servers, unix_servers
+from helpers import _tracking, envcheck, exercises, servers
 from helpers._tracking import SLICE, bind_with_fallback, claim_port, open_datagram_socket
 from helpers.architectures import ARCHITECTURES
 from helpers.exercises import Case, Exercise, check
@@ -107,9 +107,9 @@ def test_without_an_alarm_check_still_passes_and_stops_a_runaway(monkeypatch, mi
 
 def test_without_af_unix_serve_unix_says_why(monkeypatch):
     monkeypatch.delattr(socket, "AF_UNIX", raising=False)
-    monkeypatch.setattr(unix_servers, "UNIX_SOCKETS", False)
+    monkeypatch.setattr(_tracking, "UNIX_SOCKETS", False)
     with pytest.raises(OSError, match="no socket.AF_UNIX .Windows.: use TCP on 127.0.0.1"):
-        unix_servers.serve_unix("reverse-unix", lambda listener: None)
+        servers.serve_unix("reverse-unix", lambda listener: None)
     assert helpers.running_servers() == []
 
 
@@ -151,28 +151,29 @@ def test_a_long_temporary_folder_still_gives_a_socket_path_that_binds(tmp_path, 
     deep = tmp_path / ("T" * 90)  # like macOS's /var/folders/xx/.../T/, only deeper
     deep.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(deep))
-    server = unix_servers.serve_unix("reverse-unix", lambda listener: listener.accept(),
-                                     filename="reverse.sock")
-    assert len(os.fsencode(server.address)) <= unix_servers.MAX_SOCKET_PATH
-    assert stat.S_IMODE(os.stat(server.folder).st_mode) == 0o700
+    server = servers.serve_unix("reverse-unix", lambda listener: listener.accept(),
+                                filename="reverse.sock")
+    folder = os.path.dirname(server.address)
+    assert len(os.fsencode(server.address)) <= _tracking.MAX_SOCKET_PATH
+    assert stat.S_IMODE(os.stat(folder).st_mode) == 0o700
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
         client.settimeout(2)
         client.connect(server.address)
     server.stop()
-    assert not os.path.exists(server.folder)
+    assert not os.path.exists(folder)
     assert list(deep.iterdir()) == []  # the too-long attempt left nothing behind
 
 
 @pytest.mark.skipif(not HAS_AF_UNIX, reason="this Python has no AF_UNIX")
 def test_a_filename_too_long_for_any_folder_is_refused_with_the_limit():
     with pytest.raises(OSError, match="at most 100 bytes"):
-        unix_servers.serve_unix("reverse-unix", lambda listener: None, filename="s" * 120)
+        servers.serve_unix("reverse-unix", lambda listener: None, filename="s" * 120)
     assert helpers.running_servers() == []
 
 
 def test_the_usual_macos_temporary_folder_fits():
     macos_tmp = "/var/folders/zz/zyxvpxvq6csfxvn_n0000000000000/T/netcourse-abcdefgh"
-    assert len(os.path.join(macos_tmp, "reverse.sock")) <= unix_servers.MAX_SOCKET_PATH < 104
+    assert len(os.path.join(macos_tmp, "reverse.sock")) <= _tracking.MAX_SOCKET_PATH < 104
 
 
 # -- ports: SO_EXCLUSIVEADDRUSE and Windows' error numbers --------------------------
