@@ -37,3 +37,12 @@ def test_import_helpers_pulls_in_no_heavy_package():
     loaded = json.loads(output)
     heavy = [name for name in loaded if name.split(".")[0] in HEAVY]
     assert heavy == [], f"import helpers loads {heavy}"
+
+
+def test_property_tests_run_under_the_load_proof_profile():
+    """Every @given test must hold on a busy machine: no deadline, no too_slow check."""
+    from hypothesis import HealthCheck, settings
+
+    assert settings.default.deadline is None
+    assert HealthCheck.too_slow in settings.default.suppress_health_check
+    assert HealthCheck.data_too_large in settings.default.suppress_health_check
