@@ -7,8 +7,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-# nbval's timeout per cell, in seconds (a hung cell fails fast instead of after 2000 s)
-CELL_TIMEOUT ?= 30
+# No cell timeout here: conftest.py gives nbval the one every notebook run shares
+# (tools/nbexec.py CELL_TIMEOUT; `make test COURSE_CELL_TIMEOUT=120` changes it everywhere).
+
 # kernels running the same notebook at once in the harness (make test-heavy: 10)
 COURSE_KERNELS ?= 4
 export COURSE_KERNELS
@@ -16,9 +17,9 @@ export COURSE_KERNELS
 # pytest runs the tests/ suite and nbval over notebooks/ in one session, inside a
 # loopback-only network namespace where the runner can make one (tools/loopback-only.sh).
 PYTEST_ARGS := tests notebooks --nbval --nbval-current-env \
-	--nbval-sanitize-with tests/sanitize.cfg --nbval-cell-timeout $(CELL_TIMEOUT)
+	--nbval-sanitize-with tests/sanitize.cfg
 
-.PHONY: lab test test-heavy bench notebooks nav check lock install
+.PHONY: lab test test-heavy lint bench notebooks nav check lock install
 
 install: $(STAMP)
 
@@ -45,6 +46,14 @@ test: $(STAMP)
 
 test-heavy:
 	$(MAKE) test COURSE_KERNELS=10
+
+# Lint, as CI runs it: ruff over Python files and notebooks, the helpers' layer
+# contract (pyproject.toml, [tool.importlinter]) and the front door's generated map.
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache
+	$(PY) tools/frontdoor.py --check
 
 bench: $(STAMP)
 	$(PY) tools/bench.py

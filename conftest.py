@@ -1,29 +1,34 @@
-"""Session set-up for every pytest run here: each kernel the tests start runs the audit start-up.
+"""Session set-up for every pytest run here: the project's kernel start-up and cell timeout.
 
 At the repository's top so that it applies to every item, nbval's notebook
 cells included, whatever paths pytest is given (`pytest notebooks --nbval`
-alone too). At configure time, before nbval or any test starts a kernel,
-IPYTHONDIR points at a throw-away profile whose start-up folder holds
-tests/kernel_startup/00-netaudit.py, and COURSE_NETAUDIT_LOG names the
-session's record. Kernels inherit both through the environment. An nbval cell
-fails as soon as the record grows while it runs; anything recorded outside
-nbval's cells (another test's kernel) fails the session at the end.
+alone too). At configure time, before nbval or any test starts a kernel:
+
+- IPYTHONDIR points at a throw-away profile that runs tools/kernel_startup.py
+  (``nbexec.STARTUP_FILE``, the one start-up of every kernel the project
+  starts), and COURSE_NETAUDIT_LOG names the session's record. Kernels inherit
+  both through the environment. An nbval cell fails as soon as the record grows
+  while it runs; anything recorded outside nbval's cells (another test's
+  kernel) fails the session at the end.
+- nbval's cell timeout becomes ``nbexec.CELL_TIMEOUT`` (COURSE_CELL_TIMEOUT),
+  the one the harness and the browser test use, unless --nbval-cell-timeout is
+  given: nbval's own default, 2000 s, would let a hung cell hold a run for half
+  an hour.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import sys
 import tempfile
 from pathlib import Path
 
+import nbexec  # tools/, on sys.path through pyproject's pythonpath
 import pytest
 from hypothesis import HealthCheck, settings
-
-STARTUP_FILE = Path(__file__).resolve().parent / "tests" / "kernel_startup" / "00-netaudit.py"
-
 
 # Property tests must hold on a busy 2-core machine (a class hub, a CI box): judge
 # what the code does, never how fast Hypothesis can draw examples. Registered here,
@@ -62,16 +67,26 @@ def describe(entries: list[dict]) -> str:
     )
 
 
-def prepare_ipython_dir(path: Path) -> Path:
-    startup = path / "profile_default" / "startup"
-    startup.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(STARTUP_FILE, startup / STARTUP_FILE.name)
-    return path
+NBVAL_CELL_TIMEOUT = "--nbval-cell-timeout"
+
+
+def _option_given(config: pytest.Config, option: str) -> bool:
+    """Whether ``option`` was set on the command line, in PYTEST_ADDOPTS or in addopts."""
+    args = [
+        *config.invocation_params.args,
+        *shlex.split(os.environ.get("PYTEST_ADDOPTS", "")),
+        *config.getini("addopts"),
+    ]
+    return any(arg == option or arg.startswith(option + "=") for arg in args)
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    if hasattr(config.option, "nbval_cell_timeout") and not _option_given(
+        config, NBVAL_CELL_TIMEOUT
+    ):
+        config.option.nbval_cell_timeout = nbexec.CELL_TIMEOUT
     workdir = Path(tempfile.mkdtemp(prefix="course-tests-"))
-    ipython_dir = prepare_ipython_dir(workdir / "ipython")
+    ipython_dir = nbexec.install_startup(workdir / "ipython")
     record = AuditRecord(workdir / "netaudit-session.jsonl")
     os.environ["IPYTHONDIR"] = str(ipython_dir)
     os.environ["COURSE_NETAUDIT_LOG"] = str(record.path)
@@ -102,7 +117,7 @@ def pytest_runtest_call(item: pytest.Item):
             entries = item.config.stash[_record].new_entries()
             if entries:
                 pytest.fail(
-                    "the cell reached outside loopback (blocked by the test harness):\n"
+                    "the cell reached outside loopback (blocked by the kernel start-up):\n"
                     + describe(entries),
                     pytrace=False,
                 )
@@ -134,7 +149,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
 @pytest.fixture(scope="session")
 def audit_ipython_dir() -> Path:
-    """The IPYTHONDIR every test kernel uses (holds the audit start-up)."""
+    """The IPYTHONDIR every test kernel uses (its profile runs the kernel start-up)."""
     return Path(os.environ["IPYTHONDIR"])
 
 
@@ -171,7 +186,7 @@ def kernel_env(tmp_path: Path, audit_ipython_dir: Path):
         def assert_offline(self) -> None:
             entries = self.entries()
             assert not entries, (
-                "a kernel reached outside loopback (blocked by the test harness):\n"
+                "a kernel reached outside loopback (blocked by the kernel start-up):\n"
                 + describe(entries)
             )
 

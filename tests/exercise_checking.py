@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from helpers.exercises import CheckResult, Exercise, check
+from helpers.lessons.checks import CheckResult, Exercise, check
 
 
 def hint_of(exercise: Exercise, text: str) -> str:

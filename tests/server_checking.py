@@ -1,17 +1,55 @@
-"""What the tests of background servers share: a plain loopback client and a clean-up check.
+"""What the tests of background servers share: a loopback client, notebook 02's server, checks.
 
-Used by the tests of helpers.servers and of what builds on it (architectures,
-the notebook's server cell); pytest puts tests/ on sys.path, so
+Used by the tests of helpers.run.servers and of what builds on it (architectures,
+the notebook's server cell, the diagram and widget drawn from it) and by the
+fixtures in tests/conftest.py; pytest puts tests/ on sys.path, so
 ``from server_checking import ask`` works from any test module.
 """
 
 from __future__ import annotations
 
+import functools
 import socket
 import threading
 import time
+from typing import Any
 
-from helpers.servers import stop_all
+import nbformat
+import nbindex
+
+import helpers
+from helpers.run.registry import stop_all
+
+NOTEBOOK_02 = nbindex.NOTEBOOK_DIR / "02_tcp_sockets.ipynb"
+
+
+@functools.cache
+def reverse_server_cell() -> str:
+    """The source of notebook 02's cell that defines the reverse server and starts it."""
+    nb = nbformat.read(NOTEBOOK_02, as_version=4)
+    (source,) = [
+        c.source
+        for c in nb.cells
+        if c.cell_type == "code" and "def reverse_server(listener)" in c.source
+    ]
+    return source
+
+
+def run_reverse_server_cell() -> Any:
+    """Run that cell as the notebook does (with ``helpers`` imported); return its ``server``.
+
+    The tests then check the server students run, and the diagram and widget
+    the notebook draws from it, not a copy of it that could drift.
+    """
+    namespace: dict[str, Any] = {"helpers": helpers}
+    exec(reverse_server_cell(), namespace)
+    return namespace["server"]
+
+
+def printed_status_line(server: Any) -> str:
+    """What starting ``server`` must print: its one status line, spelled out independently."""
+    busy = f" ({server.busy_port} was busy)" if server.busy_port else ""
+    return f"{server.name} server on 127.0.0.1:{server.port}{busy}\n"
 
 
 def server_threads() -> list[threading.Thread]:

@@ -1,4 +1,4 @@
-"""helpers.architectures: every design serves many clients correctly and stops cleanly."""
+"""helpers.lessons.architectures: every design serves many clients correctly and stops cleanly."""
 
 from __future__ import annotations
 
@@ -8,18 +8,15 @@ import threading
 import time
 
 import pytest
-from server_checking import ask, stop_all_and_check_threads
+from server_checking import ask
 
-from helpers.architectures import ARCHITECTURES, DELAY, asyncio_server
-from helpers.concurrency import check_concurrency, concurrency_table
-from helpers.reverse_client import ask_reverse
-from helpers.servers import serve
+from helpers.lessons.architectures import ARCHITECTURES, DELAY, asyncio_server
+from helpers.lessons.concurrency import check_concurrency, concurrency_table
+from helpers.run.reverse_client import ask_reverse
+from helpers.run.servers import serve
 
-
-@pytest.fixture(autouse=True)
-def clean_registry():
-    yield
-    stop_all_and_check_threads()
+# every test: all servers stopped afterwards, no server thread left (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("no_servers_left")
 
 
 @pytest.mark.parametrize("name", ARCHITECTURES)

@@ -1,12 +1,13 @@
 """Every notebook, run in JupyterLab in headless Chromium as a student runs it.
 
 One JupyterLab for the module (127.0.0.1, a random token, Jupyter and IPython
-folders in a temporary directory, kernels under the harness's network audit
-from tests/kernel_startup) serves copies of notebooks/ with their outputs
-cleared; one Chromium opens a new page per notebook. For each notebook
+folders in a temporary directory, kernels running the project's kernel
+start-up, tools/kernel_startup.py) serves copies of notebooks/ with their
+outputs cleared; one Chromium opens a new page per notebook. For each notebook
 (found by glob, so a new one is covered without new code) the test clicks the
 first cell, chooses Run > Run All Cells, sees the prompts turn to [*] or
-numbers, waits until the kernel is idle and then asserts:
+numbers, waits until the kernel is idle (no cell may run longer than the cell
+timeout nbval and the harness use, COURSE_CELL_TIMEOUT) and then asserts:
 
 - every non-empty code cell ran (Run All did not stop early);
 - no error output, except in cells tagged ``raises-exception``;
@@ -30,20 +31,23 @@ widget) goes to $COURSE_SCREENSHOTS, or to a pytest temporary folder; the
 folder and the seconds per notebook are printed at the end of the module.
 
 Without Chromium or Playwright the test skips with the reason on a student's
-laptop, and fails when CI=true.
+laptop, and fails when CI=true. The hang detector of Run All is also tested
+without a browser, on scripted snapshots and a clock of its own (the last tests).
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
+from browser import notebook
 from browser.chromium import missing_reason
-from browser.notebook import NotebookCheckError, NotebookRun, check_notebook
+from browser.notebook import NotebookCheckError, NotebookDriver, NotebookRun, check_notebook
 from browser.run import browser_session
-
-pytestmark = pytest.mark.browser
 
 NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 NOTEBOOKS = sorted(p.name for p in NOTEBOOK_DIR.glob("*.ipynb"))
@@ -93,6 +97,7 @@ def lab_and_context():
         yield pair
 
 
+@pytest.mark.browser
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_notebook_in_browser(
     name: str,
@@ -113,3 +118,85 @@ def test_notebook_in_browser(
     timings.append(run)
     record_property("browser_seconds", round(run.total_seconds, 2))
     assert run.screenshot is not None and run.screenshot.stat().st_size > 0
+
+
+# --- the hang detector of Run All, on scripted snapshots ---------------------------------------
+
+
+class ScriptedClock:
+    """Stands in for the driver's ``time``: sleeping moves the clock, nothing waits."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+class ScriptedPage:
+    """A page whose notebook snapshot is ``script(seconds since start)``."""
+
+    def __init__(self, clock: ScriptedClock, script: Callable[[float], dict[str, Any]]) -> None:
+        self.clock = clock
+        self.script = script
+
+    def on(self, event: str, handler: Callable[..., Any]) -> None:
+        pass
+
+    def evaluate(self, js: str, path: str) -> dict[str, Any]:
+        assert self.clock.now < 3600, "the driver neither returned nor failed in an hour"
+        return self.script(self.clock.now)
+
+
+def code_cell(index: int, prompt: str) -> dict[str, Any]:
+    count = int(prompt[1:-2]) if prompt[1:-2].isdigit() else None
+    head = f"step({index})"
+    return {"type": "code", "index": index, "head": head, "prompt": prompt, "count": count}
+
+
+def run_all_of(cells: int, seconds_per_cell: float, hung_at: int | None = None):
+    """Run All of ``cells`` cells, each taking ``seconds_per_cell``; ``hung_at`` never ends."""
+
+    def script(now: float) -> dict[str, Any]:
+        finished = min(cells, int(now // seconds_per_cell))
+        if hung_at is not None:
+            finished = min(finished, hung_at)
+        prompts = [f"[{i + 1}]:" if i < finished else "[*]:" for i in range(cells)]
+        kernel = "busy" if finished < cells else "idle"
+        return {"kernel": kernel, "cells": [code_cell(i, p) for i, p in enumerate(prompts)]}
+
+    return script
+
+
+def wait_finished(script, cell_timeout: float, monkeypatch) -> tuple[dict[str, Any], float]:
+    clock = ScriptedClock()
+    monkeypatch.setattr(notebook, "time", clock)
+    lab = SimpleNamespace(notebooks_dir=Path("notebooks"), cell_timeout=cell_timeout)
+    driver = NotebookDriver(lab, ScriptedPage(clock, script), "scripted.ipynb")
+    return driver.wait_finished(), clock.now
+
+
+def test_a_long_run_all_passes_while_every_cell_ends_within_the_cell_timeout(monkeypatch):
+    # ten cells of 50 s each: 500 s in all, far over one cell timeout of 60 s
+    snap, seconds = wait_finished(run_all_of(10, 50.0), 60.0, monkeypatch)
+    assert seconds >= 500
+    assert [c["count"] for c in snap["cells"]] == list(range(1, 11))
+
+
+def test_a_cell_running_past_the_cell_timeout_fails_run_all(monkeypatch):
+    with pytest.raises(NotebookCheckError) as failure:
+        wait_finished(run_all_of(10, 5.0, hung_at=3), 60.0, monkeypatch)
+    message = str(failure.value)
+    assert "cell 3 ('step(3)') still running after 60 s without progress" in message
+    assert "COURSE_CELL_TIMEOUT" in message
+
+
+def test_a_busy_kernel_with_no_cell_running_fails_after_the_cell_timeout(monkeypatch):
+    def script(now: float) -> dict[str, Any]:
+        return {"kernel": "busy", "cells": [code_cell(0, "[1]:")]}
+
+    with pytest.raises(NotebookCheckError, match="no cell running after 60 s"):
+        wait_finished(script, 60.0, monkeypatch)

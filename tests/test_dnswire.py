@@ -1,4 +1,4 @@
-"""The hand-built DNS query and parser (helpers.dnswire) against dnslib's, byte for byte."""
+"""The hand-built DNS query and parser (helpers.wire.dnswire) against dnslib's, byte for byte."""
 
 from __future__ import annotations
 
@@ -26,8 +26,8 @@ from dnslib.label import DNSBuffer
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from helpers import dnswire
-from helpers.dnswire import (
+from helpers.wire import dnswire
+from helpers.wire.dnswire import (
     DNSWireError,
     build_query,
     decode_name,
@@ -84,7 +84,7 @@ def replies(draw: st.DrawFn) -> DNSRecord:
 
 
 def _expected_data(rr: RR) -> object:
-    """dnslib's view of a record's data, in the shape helpers.dnswire gives it."""
+    """dnslib's view of a record's data, in the shape helpers.wire.dnswire gives it."""
     kind = QTYPE[rr.rtype]
     if kind == "A":
         return str(rr.rdata)

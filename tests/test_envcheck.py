@@ -6,7 +6,7 @@ import socket
 import subprocess
 import sys
 
-from helpers.envcheck import (
+from helpers.lessons.envcheck import (
     COURSE_PORTS,
     check_packages,
     check_python,
@@ -14,11 +14,18 @@ from helpers.envcheck import (
     doctor,
     port_is_free,
 )
-from helpers.servers import serve_datagrams, stop_all
+from helpers.run.registry import stop_all
+from helpers.run.servers import serve_datagrams
 
 CHECKS = [
-    "Python", "packages", "loopback TCP", "loopback UDP", "services file",
-    "port 33333/tcp", "port 33333/udp", "widgets extension",
+    "Python",
+    "packages",
+    "loopback TCP",
+    "loopback UDP",
+    "services file",
+    "port 33333/tcp",
+    "port 33333/udp",
+    "widgets extension",
 ]
 
 
@@ -98,12 +105,13 @@ def test_old_python_and_missing_widgets_extension(tmp_path):
 
 def test_helpers_doctor_is_the_function_even_after_importing_its_module():
     script = (
-        "from helpers.envcheck import COURSE_PORTS\n"
+        "from helpers.lessons.envcheck import COURSE_PORTS\n"
         "import helpers\n"
         "print(type(helpers.doctor(is_free=lambda port, protocol: True)).__name__)\n"
     )
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                         check=True, timeout=30).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=30
+    ).stdout
     assert out == "DoctorReport\n"
 
 

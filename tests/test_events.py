@@ -1,4 +1,5 @@
-"""helpers.events and helpers.tables: recording from threads, waiting, rendering, routed loggers."""
+"""helpers.show.events and .tables, helpers.run.logroute: recording from threads, waiting,
+rendering, routed loggers."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ import threading
 
 import pytest
 
-from helpers.events import Event, EventLog, format_peer, preview, route_logger
-from helpers.tables import Table
+from helpers.run.logroute import route_logger
+from helpers.show.events import Event, EventLog, format_peer, preview
+from helpers.show.tables import Table
 
 
 def test_record_keeps_order_peer_and_relative_time():
@@ -76,8 +78,11 @@ def test_wait_for_returns_when_the_event_arrives_and_times_out_otherwise():
     assert [e.kind for e in found] == ["close"]
     log.record("recv", data=b"ab")
     assert log.wait_for(lambda e: e.nbytes == 2)[0].data == b"ab"
-    with pytest.raises(TimeoutError, match=r"waited 0.05 s for 2 'close' event\(s\) in the "
-                       r"reverse log, found 1"):
+    with pytest.raises(
+        TimeoutError,
+        match=r"waited 0.05 s for 2 'close' event\(s\) in the "
+        r"reverse log, found 1",
+    ):
         log.wait_for("close", count=2, timeout=0.05)
 
 
@@ -107,13 +112,7 @@ def test_preview_is_short():
 
 def test_table_aligns_columns_and_checks_rows():
     table = Table(["port", "service"], [(25, "smtp"), (110, None)], caption="services")
-    assert str(table) == (
-        "services\n"
-        "port  service\n"
-        "----  -------\n"
-        "25    smtp\n"
-        "110"
-    )
+    assert str(table) == ("services\nport  service\n----  -------\n25    smtp\n110")
     assert table.rows == [(25, "smtp"), (110, None)] and len(table) == 2
     assert table.column("port") == [25, 110]
     assert "<caption" in table._repr_html_() and "<td" in table._repr_html_()

@@ -1,11 +1,11 @@
-"""helpers.exercises: the check mechanism itself, on a toy exercise."""
+"""helpers.lessons.checks: the check mechanism itself, on a toy exercise."""
 
 from __future__ import annotations
 
 import threading
 import time
 
-from helpers.exercises import Case, CheckResult, Exercise, Mistake, check
+from helpers.lessons.checks import Case, CheckResult, Exercise, Mistake, check
 
 REVERSE = Exercise(
     key="toy.reverse",
@@ -13,10 +13,13 @@ REVERSE = Exercise(
     cases=[Case(("abc",), "cba", "Latin"), Case(("ПАЛИНДРОМ",), "МОРДНИЛАП", "Cyrillic")],
     first_hint="Slicing with a step of -1 reverses a sequence.",
     mistakes=[
-        Mistake("Decode the bytes before reversing them.",
-                lambda case, got: isinstance(got, bytes)),
-        Mistake("A str has no decode(): it is already text.",
-                lambda case, got: isinstance(got, AttributeError)),
+        Mistake(
+            "Decode the bytes before reversing them.", lambda case, got: isinstance(got, bytes)
+        ),
+        Mistake(
+            "A str has no decode(): it is already text.",
+            lambda case, got: isinstance(got, AttributeError),
+        ),
         Mistake("never shown: this matcher itself fails", lambda case, got: got.missing),
     ],
     time_limit=0.3,

@@ -8,8 +8,8 @@ import pytest
 from exercise_checking import assert_gets_hint, assert_passes, assert_unsolved
 from solutions import exercises_01 as reference
 
-from helpers.exercises_01 import IPV4_CHECKSUM, PLACE_PROTOCOLS, UDP_HEADER
-from helpers.packets import internet_checksum, udp_header
+from helpers.lessons.exercises_01 import IPV4_CHECKSUM, PLACE_PROTOCOLS, UDP_HEADER
+from helpers.wire.packets import internet_checksum, udp_header
 
 EXERCISES = {
     "ipv4_checksum": (IPV4_CHECKSUM, reference.ipv4_checksum),
@@ -41,6 +41,7 @@ def test_reference_checksums_agree_with_the_helper() -> None:
 
 
 # ---- IPv4 checksum: wrong answers ----
+
 
 def checksum_without_fold(header: bytes) -> int:
     return ~sum(struct.unpack("!10H", header)) & 0xFFFF
@@ -93,9 +94,11 @@ def test_checksum_mistakes_get_their_hint(wrong, hint_text: str, case_label: str
 
 # ---- protocols on layers: wrong answers ----
 
+
 def shifted(mapping: dict[str, int]):
     def layer_of(protocol: str) -> int:
         return mapping.get(protocol, reference.layer_of(protocol))
+
     return layer_of
 
 
@@ -116,6 +119,7 @@ def test_layer_mistakes_get_their_hint(wrong, hint_text: str) -> None:
 
 
 # ---- UDP header: wrong answers ----
+
 
 def udp_little_endian(message: str, src_port: int, dst_port: int) -> bytes:
     return struct.pack("<HHHH", src_port, dst_port, 8 + len(message.encode()), 0)

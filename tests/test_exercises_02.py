@@ -9,10 +9,10 @@ import pytest
 from exercise_checking import assert_gets_hint, assert_passes, assert_unsolved
 from solutions import exercises_02 as reference
 
-from helpers.exercises import check
-from helpers.exercises_02 import EXERCISES, PREFIXED_CLIENT, RECV_EXACTLY, SENDALL_SERVER
-from helpers.servers import stop_all
-from helpers.text import reverse_utf8
+from helpers.lessons.checks import check
+from helpers.lessons.exercises_02 import EXERCISES, PREFIXED_CLIENT, RECV_EXACTLY, SENDALL_SERVER
+from helpers.run.registry import stop_all
+from helpers.wire.text import reverse_utf8
 
 SOLVED = {
     "recv_exactly": (RECV_EXACTLY, reference.recv_exactly),
@@ -44,6 +44,7 @@ def test_unsolved_says_not_solved_yet_with_the_first_hint(name: str, capfd) -> N
 
 
 # --- recv_exactly ---
+
 
 def test_a_single_recv_is_caught() -> None:
     assert_gets_hint(RECV_EXACTLY, lambda sock, n: sock.recv(n), "One recv() is not enough")
@@ -84,14 +85,17 @@ def test_an_endless_loop_at_end_of_stream_is_interrupted() -> None:
 
 
 def test_decoding_is_caught() -> None:
-    assert_gets_hint(RECV_EXACTLY, lambda sock, n: reference.recv_exactly(sock, n).decode(),
-                     "Return bytes")
+    assert_gets_hint(
+        RECV_EXACTLY, lambda sock, n: reference.recv_exactly(sock, n).decode(), "Return bytes"
+    )
 
 
 # --- the length-prefixed client ---
 
-def client(pack, measure=lambda text, data: len(data), strip_prefix=True, decode=True,
-           single_recv=False):
+
+def client(
+    pack, measure=lambda text, data: len(data), strip_prefix=True, decode=True, single_recv=False
+):
     def reverse_prefixed(address, text):
         data = text.encode("utf-8")
         with socket.create_connection(address, timeout=2.0) as sock:
@@ -100,6 +104,7 @@ def client(pack, measure=lambda text, data: len(data), strip_prefix=True, decode
             body = sock.recv(length) if single_recv else reference.recv_exactly(sock, length)
             raw = body if strip_prefix else struct.pack("!I", length) + body
             return raw.decode("utf-8", "replace") if decode else raw
+
     return reverse_prefixed
 
 
@@ -112,24 +117,33 @@ def test_missing_prefix_is_caught() -> None:
 
 
 def test_counting_characters_is_caught() -> None:
-    assert_gets_hint(PREFIXED_CLIENT,
-                     client(lambda n: struct.pack("!I", n), measure=lambda text, data: len(text)),
-                     "counts bytes, not characters")
+    assert_gets_hint(
+        PREFIXED_CLIENT,
+        client(lambda n: struct.pack("!I", n), measure=lambda text, data: len(text)),
+        "counts bytes, not characters",
+    )
 
 
 def test_a_single_recv_for_a_long_reply_is_caught() -> None:
-    assert_gets_hint(PREFIXED_CLIENT, client(lambda n: struct.pack("!I", n), single_recv=True),
-                     "One recv() got only part")
+    assert_gets_hint(
+        PREFIXED_CLIENT,
+        client(lambda n: struct.pack("!I", n), single_recv=True),
+        "One recv() got only part",
+    )
 
 
 def test_keeping_the_prefix_is_caught() -> None:
-    assert_gets_hint(PREFIXED_CLIENT, client(lambda n: struct.pack("!I", n), strip_prefix=False),
-                     "Leave the 4 prefix bytes out")
+    assert_gets_hint(
+        PREFIXED_CLIENT,
+        client(lambda n: struct.pack("!I", n), strip_prefix=False),
+        "Leave the 4 prefix bytes out",
+    )
 
 
 def test_bytes_instead_of_text_is_caught() -> None:
-    assert_gets_hint(PREFIXED_CLIENT, client(lambda n: struct.pack("!I", n), decode=False),
-                     "Decode the reply")
+    assert_gets_hint(
+        PREFIXED_CLIENT, client(lambda n: struct.pack("!I", n), decode=False), "Decode the reply"
+    )
 
 
 def test_sending_str_is_caught() -> None:
@@ -154,6 +168,7 @@ def test_reading_until_close_times_out_instead_of_passing() -> None:
 
 
 # --- send vs sendall ---
+
 
 def hasty_reverse_server(listener):
     while True:

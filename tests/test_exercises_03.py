@@ -9,8 +9,8 @@ import pytest
 from exercise_checking import assert_gets_hint, assert_passes, assert_unsolved, hint_of
 from solutions import exercises_03 as reference
 
-from helpers.exercises import check
-from helpers.exercises_03 import PING_SUMMARY, UDP_REQUEST, RequestOutcome
+from helpers.lessons.checks import check
+from helpers.lessons.exercises_03 import PING_SUMMARY, UDP_REQUEST, RequestOutcome
 
 EXERCISES = {
     "ping_summary": (PING_SUMMARY, reference.ping_summary),

@@ -7,8 +7,8 @@ import struct
 import pytest
 from exercise_checking import assert_passes, assert_unsolved
 
-from helpers import exercises_04 as ex
-from helpers.exercises import check
+from helpers.lessons import exercises_04 as ex
+from helpers.lessons.checks import check
 from tests.solutions import exercises_04 as ref
 
 

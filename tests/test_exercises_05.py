@@ -10,9 +10,9 @@ import pytest
 from exercise_checking import assert_gets_hint, assert_passes, assert_unsolved
 from solutions import exercises_05 as reference
 
-from helpers._registry import stop_all
-from helpers.exercises import check
-from helpers.exercises_05 import ATTACHMENT, REFUSED_RECIPIENTS, SEND_LETTER, checker_sink
+from helpers.lessons.checks import check
+from helpers.lessons.exercises_05 import ATTACHMENT, REFUSED_RECIPIENTS, SEND_LETTER, checker_sink
+from helpers.run.registry import stop_all
 
 EXERCISES = {
     "send_letter": (SEND_LETTER, reference.send_letter),
@@ -41,7 +41,7 @@ def test_unsolved_says_not_solved_yet_with_the_first_hint(name: str) -> None:
 
 
 def test_the_lessons_sink_is_left_alone() -> None:
-    from helpers.mailsink import start_mail_sink
+    from helpers.services.mailsink import start_mail_sink
 
     lesson = start_mail_sink("mail")
     check(SEND_LETTER, reference.send_letter)

@@ -1,4 +1,4 @@
-"""helpers.framing: frames survive any split of the byte stream, as recv hands it out."""
+"""helpers.wire.framing: frames survive any split of the byte stream, as recv hands it out."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from helpers.framing import (
+from helpers.wire.framing import (
     PREFIX,
     DelimitedDecoder,
     FramingError,
@@ -112,7 +112,7 @@ def test_line_longer_than_limit_is_refused_however_it_arrives(chunk: int) -> Non
     decoder = DelimitedDecoder(max_size=100)
     with pytest.raises(FramingError, match="no delimiter within 100 bytes"):
         for start in range(0, len(stream), chunk):
-            decoder.feed(stream[start:start + chunk])
+            decoder.feed(stream[start : start + chunk])
 
 
 def test_good_messages_before_bad_framing_are_delivered_first() -> None:

@@ -1,4 +1,4 @@
-"""helpers.guard: with the guard on nothing leaves loopback; off, the hook stays out of the way.
+"""helpers.run.guard: with the guard on nothing leaves loopback; off, the hook stays out of the way.
 
 Every refusal here happens in the audit hook, before the operation runs, so no
 test ever sends a packet or a query outside this machine. 192.0.2.0/24 is
@@ -13,8 +13,8 @@ import sys
 
 import pytest
 
-from helpers import guard
-from helpers.guard import (
+from helpers.run import guard
+from helpers.run.guard import (
     NetworkGuardError,
     disable_guard,
     enable_guard,
@@ -35,9 +35,21 @@ def guarded():
 @pytest.mark.parametrize(
     "host",
     [
-        "127.0.0.1", "127.8.9.10", "127.255.255.254", b"127.0.0.1", "::1",
-        "0:0:0:0:0:0:0:1", "::1%lo", "::ffff:127.0.0.1", "::ffff:7f00:1", "127.1",
-        "localhost", "LOCALHOST", "localhost.localdomain", "ip6-localhost", b"localhost",
+        "127.0.0.1",
+        "127.8.9.10",
+        "127.255.255.254",
+        b"127.0.0.1",
+        "::1",
+        "0:0:0:0:0:0:0:1",
+        "::1%lo",
+        "::ffff:127.0.0.1",
+        "::ffff:7f00:1",
+        "127.1",
+        "localhost",
+        "LOCALHOST",
+        "localhost.localdomain",
+        "ip6-localhost",
+        b"localhost",
         socket.gethostname(),
     ],
 )
@@ -48,10 +60,28 @@ def test_loopback_targets_are_allowed(host):
 @pytest.mark.parametrize(
     "host",
     [
-        "192.0.2.1", "195.161.136.4", "10.0.0.1", "8.8.8.8", "::", "0.0.0.0", "", b"",
-        None, "::ffff:192.0.2.1", "2001:db8::1", "www.onego.ru", "mail.onego.ru",
-        "localhost.", "localhost.onego.ru", "<broadcast>", "128.0.0.1", "126.255.255.255",
-        "0x7f.example", "lo", b"\xff\xfe", 2130706433,
+        "192.0.2.1",
+        "195.161.136.4",
+        "10.0.0.1",
+        "8.8.8.8",
+        "::",
+        "0.0.0.0",
+        "",
+        b"",
+        None,
+        "::ffff:192.0.2.1",
+        "2001:db8::1",
+        "www.onego.ru",
+        "mail.onego.ru",
+        "localhost.",
+        "localhost.onego.ru",
+        "<broadcast>",
+        "128.0.0.1",
+        "126.255.255.255",
+        "0x7f.example",
+        "lo",
+        b"\xff\xfe",
+        2130706433,
     ],
 )
 def test_everything_else_is_refused(host):
@@ -93,7 +123,6 @@ def test_outside_names_are_never_looked_up(guarded):
         socket.getnameinfo(("195.161.136.4", 25), 0)
 
 
-
 def test_every_lookup_function_is_covered(guarded):
     with pytest.raises(NetworkGuardError, match="name look-up of 'mail.onego.ru'"):
         socket.gethostbyname_ex("mail.onego.ru")
@@ -117,6 +146,7 @@ def test_getfqdn_of_a_course_name_asks_nobody(guarded, monkeypatch):
     monkeypatch.setattr(socket, "gethostbyaddr", spy)
     assert socket.getfqdn("www.onego.ru") == "www.onego.ru"
     assert refusals == [NetworkGuardError]
+
 
 def test_binding_every_interface_is_refused_with_the_reason(guarded):
     for host in ("", "0.0.0.0"):
@@ -161,7 +191,7 @@ def test_switching_off_and_on(guarded):
 def test_a_later_audit_hook_sees_only_what_the_guard_let_through():
     script = (
         "import socket, sys\n"
-        "from helpers.guard import install_guard_hook, enable_guard, NetworkGuardError\n"
+        "from helpers.run.guard import install_guard_hook, enable_guard, NetworkGuardError\n"
         "install_guard_hook(); install_guard_hook()\n"
         "seen = []\n"
         "sys.addaudithook(lambda e, a: seen.append(a[1]) if e == 'socket.connect' else None)\n"

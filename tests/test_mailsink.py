@@ -1,4 +1,4 @@
-"""helpers.mailsink: the local SMTP sink stores exactly what it accepts, and only that."""
+"""helpers.services.mailsink: the local SMTP sink stores exactly what it accepts, and only that."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from email.message import EmailMessage
 
 import pytest
 
-from helpers._registry import running_servers, stop_all
-from helpers.mailbox_store import MailStore, ReceivedMail, from_disk, to_disk
-from helpers.mailsink import MailSink, start_mail_sink
+from helpers.run.registry import running_servers, stop_all
+from helpers.services.mailsink import MailSink, start_mail_sink
+from helpers.services.mailstore import MailStore, ReceivedMail, from_disk, to_disk
 
 TIMEOUT = 5
 HELLO = "student.local"
@@ -143,13 +143,14 @@ def test_sessions_have_tcp_nodelay(sink):
     # Without it each multi-line reply (EHLO) waits about 40 ms for the client's delayed ACK.
     raw = Raw(sink)
     assert raw.code(b"EHLO x\r\n") == 250
-    [protocol] = [p for p in sink._controller.protocols if p.transport and p.transcript]
+    [protocol] = sink._controller.sessions
     server_side = protocol.transport.get_extra_info("socket")
     assert server_side.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
     raw.close()
 
 
-def test_readiness_probe_is_not_a_session(sink):
+def test_starting_opens_no_session(sink):
+    # Nothing connects to the sink to see that it is ready: its first session is a client's.
     assert sink.transcripts == []
     assert not [e for e in sink.events if e.kind in ("connect", "reply", "command")]
 

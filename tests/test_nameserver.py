@@ -10,16 +10,16 @@ import time
 import dns.resolver
 import pytest
 
-from helpers import _registry
-from helpers.dnswire import build_query, parse_header, parse_message, record_text
-from helpers.lookups import (
+from helpers.run import registry as _registry
+from helpers.services.lookups import (
     course_gethostbyaddr,
     course_gethostbyname,
     course_resolver,
     resolve,
     send_query,
 )
-from helpers.nameserver import COURSE_ZONE, NameServer, name_server, start_name_server
+from helpers.services.nameserver import COURSE_ZONE, NameServer, name_server, start_name_server
+from helpers.wire.dnswire import build_query, parse_header, parse_message, record_text
 
 
 def ask(server: NameServer, query: bytes, timeout: float = 2.0) -> bytes:

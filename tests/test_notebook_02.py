@@ -1,6 +1,6 @@
 """Notebook 02: a server cell edited and re-run in the same kernel serves the new code.
 
-Promise 2 of DESIGN.md: the kernel runs the notebook's cells up to the server and
+The re-runnable promise (ARCHITECTURE.md): the kernel runs the notebook's cells up to the server and
 its client, then the server cell edited to upper-case instead of reversing, then
 the same client cell again; the reply must change.
 """
@@ -17,7 +17,7 @@ import pytest
 pytestmark = pytest.mark.notebook
 
 NOTEBOOK = nbindex.NOTEBOOK_DIR / "02_tcp_sockets.ipynb"
-REVERSE = 'conn.sendall(helpers.reverse_utf8(b"".join(chunks)))'
+REVERSE = 'conn.sendall(reverse_utf8(b"".join(chunks)))'
 UPPER = 'conn.sendall(b"".join(chunks).decode("utf-8").upper().encode("utf-8"))'
 
 

@@ -4,7 +4,7 @@
   has netbase, so the stored outputs show the tables; here the kernel's socket
   functions raise exactly what CPython raises when the files are missing, and
   the notebook must explain the error and carry on.
-- It hands no course name to the system resolver (DESIGN.md, promise 1) except
+- It hands no course name to the system resolver (the offline promise) except
   the one look-up it shows being refused. The guard refuses every such call, so
   the audit records of the other tests never see one; here every call of the
   socket module's look-up functions is recorded before the guard is asked.

@@ -1,7 +1,9 @@
 """Offline, proven twice: the kernels' audit start-up, and the loopback-only network namespace.
 
-The start-up's hook is tested in a fresh interpreter (cheap), then shown to be
-loaded by the kernels the harness starts and by the kernels nbval starts.
+The start-up's hook (tools/kernel_startup.py, ``nbexec.STARTUP_FILE``) is tested
+in a fresh interpreter (cheap), then shown to be loaded by the kernels the
+harness starts, by the kernels nbval starts and by the authors' kernels
+(``nbtool.py run``, bench), which block the same way without a record.
 """
 
 from __future__ import annotations
@@ -19,15 +21,19 @@ import nbexec
 import nbformat
 import pytest
 
-STARTUP_FILE = Path(__file__).resolve().parent / "kernel_startup" / "00-netaudit.py"
+STARTUP_FILE = nbexec.STARTUP_FILE
 # TEST-NET-1 (RFC 5737): never routed, so nothing leaves even if a check were wrong
 OUTSIDE = "192.0.2.1"
 
 
-def run_with_startup(body: str, record: Path, tmp_path: Path) -> dict:
-    """Run ``body`` in a fresh interpreter after the start-up file; it fills ``result``."""
-    script = textwrap.dedent(
-        f"""
+def run_with_startup(body: str, record: Path | None, tmp_path: Path) -> dict:
+    """Run ``body`` in a fresh interpreter after the start-up file; it fills ``result``.
+
+    ``record`` None: COURSE_NETAUDIT_LOG is not set, as in an author's kernel.
+    """
+    script = (
+        textwrap.dedent(
+            f"""
         import json, runpy, socket, sys
         runpy.run_path({str(STARTUP_FILE)!r})
         result = {{}}
@@ -39,11 +45,20 @@ def run_with_startup(body: str, record: Path, tmp_path: Path) -> dict:
             except OSError as error:
                 result[name] = type(error).__name__ + ": " + str(error)
         """
-    ) + textwrap.dedent(body) + "\nprint(json.dumps(result))\n"
-    env = {**os.environ, "COURSE_NETAUDIT_LOG": str(record)}
+        )
+        + textwrap.dedent(body)
+        + "\nprint(json.dumps(result))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "COURSE_NETAUDIT_LOG"}
+    if record is not None:
+        env["COURSE_NETAUDIT_LOG"] = str(record)
     done = subprocess.run(
         [sys.executable, "-c", script],
-        capture_output=True, text=True, timeout=30, env=env, cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env=env,
+        cwd=tmp_path,
     )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -107,16 +122,42 @@ def test_audit_hook_blocks_and_records_everything_else(tmp_path: Path) -> None:
         record,
         tmp_path,
     )
-    refused = {name: outcome for name, outcome in result.items()
-               if outcome.startswith("PermissionError: test harness")}
+    refused = {
+        name: outcome
+        for name, outcome in result.items()
+        if outcome.startswith("PermissionError: kernel start-up")
+    }
     assert refused == result, f"let through: {set(result) - set(refused)}"
     recorded = entries(record)
     assert len(recorded) == len(result)
     assert {e["event"] for e in recorded} == {
-        "socket.connect", "socket.sendto", "socket.bind", "socket.getaddrinfo",
-        "socket.gethostbyname", "socket.gethostbyaddr", "socket.getnameinfo",
+        "socket.connect",
+        "socket.sendto",
+        "socket.bind",
+        "socket.getaddrinfo",
+        "socket.gethostbyname",
+        "socket.gethostbyaddr",
+        "socket.getnameinfo",
     }
     assert all(e["stack"] and e["pid"] for e in recorded)
+
+
+def test_without_a_record_the_hook_still_blocks_and_writes_nothing(tmp_path: Path) -> None:
+    before = set(tmp_path.iterdir())
+    result = run_with_startup(
+        f"""
+        attempt("connect", lambda: socket.socket().connect(({OUTSIDE!r}, 80)))
+        attempt("getaddrinfo", lambda: socket.getaddrinfo("www.onego.ru", 80))
+        listener = socket.socket()
+        attempt("bind 127.0.0.1", lambda: listener.bind(("127.0.0.1", 0)))
+        """,
+        None,
+        tmp_path,
+    )
+    assert result["connect"].startswith("PermissionError: kernel start-up")
+    assert result["getaddrinfo"].startswith("PermissionError: kernel start-up")
+    assert result["bind 127.0.0.1"] == "ok"
+    assert set(tmp_path.iterdir()) == before  # no record file appeared
 
 
 def test_guard_refusals_happen_first_and_are_not_recorded(tmp_path: Path) -> None:
@@ -133,7 +174,7 @@ def test_guard_refusals_happen_first_and_are_not_recorded(tmp_path: Path) -> Non
         tmp_path,
     )
     assert result["guarded"].startswith("NetworkGuardError")
-    assert result["unguarded"].startswith("PermissionError: test harness")
+    assert result["unguarded"].startswith("PermissionError: kernel start-up")
     assert [e["event"] for e in entries(record)] == ["socket.getaddrinfo"]
 
 
@@ -154,6 +195,24 @@ def test_harness_kernels_run_the_audit_startup(kernel_env) -> None:
     assert session.error is None
     assert session.runs[0].nb.cells[0].outputs[0]["text"] == "PermissionError\n"
     assert [e["event"] for e in kernel_env.entries()] == ["socket.getaddrinfo"]
+
+
+def test_authors_kernels_run_the_same_startup_and_block_without_a_record(monkeypatch) -> None:
+    # nbtool.py run, bench.py and bench_browser.py start their kernels this way
+    monkeypatch.delenv("COURSE_NETAUDIT_LOG", raising=False)
+    with nbexec.kernel_environment() as env:
+        (startup,) = (Path(env["IPYTHONDIR"]) / "profile_default" / "startup").iterdir()
+        assert startup.read_bytes() == STARTUP_FILE.read_bytes()
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(PROBE)])
+        session = asyncio.run(nbexec.run_in_one_kernel(nb, cwd=Path.cwd(), env=env))
+    assert "COURSE_NETAUDIT_LOG" not in env
+    assert session.error is None
+    assert session.runs[0].nb.cells[0].outputs[0]["text"] == "PermissionError\n"
+
+
+def test_test_kernels_profile_runs_only_the_one_startup(audit_ipython_dir: Path) -> None:
+    (startup,) = (audit_ipython_dir / "profile_default" / "startup").iterdir()
+    assert startup.read_bytes() == STARTUP_FILE.read_bytes()
 
 
 def test_nbval_kernels_run_the_audit_startup(tmp_path: Path, monkeypatch) -> None:

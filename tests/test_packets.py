@@ -16,10 +16,11 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from helpers import packets
-from helpers.hexviews import hexview
-from helpers.layers import LAYERS, layer_named, layers_table
-from helpers.packets import (
+from helpers.lessons.widgets_01 import layers_table
+from helpers.show.hexviews import hexview
+from helpers.wire import packets
+from helpers.wire.layers import LAYERS, layer_named
+from helpers.wire.packets import (
     TCPFlag,
     dissect,
     encapsulate,
@@ -61,15 +62,16 @@ def dpkt_checksums(ip: dpkt.ip.IP) -> tuple[int, int]:
 
 # ---- known answers, computed by hand or taken from published examples ----
 
+
 @pytest.mark.parametrize(
     ("data", "expected"),
     [
         # RFC 1071 section 3: the words sum to 0xddf2 after folding the carries.
         (bytes.fromhex("0001f203f4f5f6f7"), 0xFFFF - 0xDDF2),
         (b"", 0xFFFF),
-        (b"\x01", 0xFEFF),                  # an odd last byte is the HIGH half of a word
-        (b"\xff\xff\x00\x01", 0xFFFE),      # 0x10000 folds to 0x0001
-        (b"\xff\xff\xff\xff", 0x0000),      # 0x1fffe folds to 0xffff
+        (b"\x01", 0xFEFF),  # an odd last byte is the HIGH half of a word
+        (b"\xff\xff\x00\x01", 0xFFFE),  # 0x10000 folds to 0x0001
+        (b"\xff\xff\xff\xff", 0x0000),  # 0x1fffe folds to 0xffff
         (b"\xff\xff\xff\xff\x00\x01", 0xFFFE),  # 0x1ffff folds to 0x10000: fold again
         (b"\x12\x34\x56", 0xFFFF - 0x6834),  # 0x1234 + 0x5600
     ],
@@ -82,8 +84,14 @@ def test_ipv4_header_matches_textbook_example() -> None:
     # The widely reproduced example header (UDP, 0x73 bytes, 192.168.0.1 -> .199),
     # whose checksum 0xb861 was computed by hand in many textbooks.
     expected = bytes.fromhex("450000730000400040 11b861c0a80001c0a800c7".replace(" ", ""))
-    header = ipv4_header(0x73 - 20, src_ip="192.168.0.1", dst_ip="192.168.0.199",
-                         protocol=17, ttl=64, identification=0)
+    header = ipv4_header(
+        0x73 - 20,
+        src_ip="192.168.0.1",
+        dst_ip="192.168.0.199",
+        protocol=17,
+        ttl=64,
+        identification=0,
+    )
     assert header == expected
 
 
@@ -92,9 +100,20 @@ def test_palindrome_frame_known_bytes() -> None:
     # by hand: the ten header words sum to 0x1d576, folded 0xd577, complement
     # 0x2a88. The TCP checksum 0x3eed was confirmed with dpkt.
     expected = bytes.fromhex(
-        "020000000002" "020000000001" "0800"
-        "4500003a12344000" "40062a88" "7f000001" "7f000001"
-        "d4318235" "000f4241" "001e8481" "5018" "ffff" "3eed" "0000"
+        "020000000002"
+        "020000000001"
+        "0800"
+        "4500003a12344000"
+        "40062a88"
+        "7f000001"
+        "7f000001"
+        "d4318235"
+        "000f4241"
+        "001e8481"
+        "5018"
+        "ffff"
+        "3eed"
+        "0000"
         "d09fd090d09bd098d09dd094d0a0d09ed09c"
     )
     wrapped = encapsulate("ПАЛИНДРОМ")
@@ -160,21 +179,59 @@ def test_mac_addresses() -> None:
 
 # ---- every field against dpkt, for many messages ----
 
+
 @settings(max_examples=150, deadline=None)
-@given(message=messages, src_port=ports, dst_port=ports, seq=words, ack=words,
-       src_ip=loopback, dst_ip=loopback)
-@example(message=b"", src_port=54321, dst_port=33333, seq=0, ack=0,
-         src_ip="127.0.0.1", dst_ip="127.0.0.1")
-@example(message=b"x", src_port=54321, dst_port=33333, seq=1, ack=1,
-         src_ip="127.0.0.1", dst_ip="127.0.0.1")
-@example(message=b"odd", src_port=1, dst_port=2, seq=3, ack=4,
-         src_ip="127.0.0.1", dst_ip="127.0.0.2")
-@example(message=CYRILLIC_1400.encode(), src_port=65535, dst_port=33333,
-         seq=0xFFFF_FFFF, ack=0xFFFF_FFFF, src_ip="127.255.255.254", dst_ip="127.0.0.1")
-def test_tcp_frame_matches_dpkt(message: bytes, src_port: int, dst_port: int, seq: int,
-                                ack: int, src_ip: str, dst_ip: str) -> None:
-    wrapped = encapsulate(message, src_ip=src_ip, dst_ip=dst_ip, src_port=src_port,
-                          dst_port=dst_port, seq=seq, ack=ack)
+@given(
+    message=messages,
+    src_port=ports,
+    dst_port=ports,
+    seq=words,
+    ack=words,
+    src_ip=loopback,
+    dst_ip=loopback,
+)
+@example(
+    message=b"",
+    src_port=54321,
+    dst_port=33333,
+    seq=0,
+    ack=0,
+    src_ip="127.0.0.1",
+    dst_ip="127.0.0.1",
+)
+@example(
+    message=b"x",
+    src_port=54321,
+    dst_port=33333,
+    seq=1,
+    ack=1,
+    src_ip="127.0.0.1",
+    dst_ip="127.0.0.1",
+)
+@example(
+    message=b"odd", src_port=1, dst_port=2, seq=3, ack=4, src_ip="127.0.0.1", dst_ip="127.0.0.2"
+)
+@example(
+    message=CYRILLIC_1400.encode(),
+    src_port=65535,
+    dst_port=33333,
+    seq=0xFFFF_FFFF,
+    ack=0xFFFF_FFFF,
+    src_ip="127.255.255.254",
+    dst_ip="127.0.0.1",
+)
+def test_tcp_frame_matches_dpkt(
+    message: bytes, src_port: int, dst_port: int, seq: int, ack: int, src_ip: str, dst_ip: str
+) -> None:
+    wrapped = encapsulate(
+        message,
+        src_ip=src_ip,
+        dst_ip=dst_ip,
+        src_port=src_port,
+        dst_port=dst_port,
+        seq=seq,
+        ack=ack,
+    )
     frame = wrapped.frame
     eth = dpkt.ethernet.Ethernet(frame)
     assert eth.dst == bytes.fromhex("020000000002")
@@ -197,23 +254,41 @@ def test_tcp_frame_matches_dpkt(message: bytes, src_port: int, dst_port: int, se
     assert (ip.sum, tcp.sum) == dpkt_checksums(ip)
     # padding: only up to the 60-byte minimum, all zeros, and no FCS after it
     assert len(frame) == max(60, 14 + ip.len)
-    assert frame[14 + ip.len:] == bytes(len(frame) - 14 - ip.len)
+    assert frame[14 + ip.len :] == bytes(len(frame) - 14 - ip.len)
     assert wrapped.packet == bytes(ip) and wrapped.segment == bytes(tcp)
 
 
 @settings(max_examples=100, deadline=None)
-@given(message=messages, src_port=ports, dst_port=ports, seq=words, ack=words,
-       flags=st.integers(min_value=0, max_value=0xFF), window=ports)
-def test_tcp_segment_equals_dpkt_built_segment(message: bytes, src_port: int, dst_port: int,
-                                               seq: int, ack: int, flags: int,
-                                               window: int) -> None:
-    segment = tcp_segment(message, src_ip="127.0.0.1", dst_ip="127.0.0.2",
-                          src_port=src_port, dst_port=dst_port, seq=seq, ack=ack,
-                          flags=flags, window=window)
+@given(
+    message=messages,
+    src_port=ports,
+    dst_port=ports,
+    seq=words,
+    ack=words,
+    flags=st.integers(min_value=0, max_value=0xFF),
+    window=ports,
+)
+def test_tcp_segment_equals_dpkt_built_segment(
+    message: bytes, src_port: int, dst_port: int, seq: int, ack: int, flags: int, window: int
+) -> None:
+    segment = tcp_segment(
+        message,
+        src_ip="127.0.0.1",
+        dst_ip="127.0.0.2",
+        src_port=src_port,
+        dst_port=dst_port,
+        seq=seq,
+        ack=ack,
+        flags=flags,
+        window=window,
+    )
     theirs = dpkt.ip.IP(
-        src=ip_bytes("127.0.0.1"), dst=ip_bytes("127.0.0.2"), p=dpkt.ip.IP_PROTO_TCP,
-        data=dpkt.tcp.TCP(sport=src_port, dport=dst_port, seq=seq, ack=ack, flags=flags,
-                          win=window, data=message),
+        src=ip_bytes("127.0.0.1"),
+        dst=ip_bytes("127.0.0.2"),
+        p=dpkt.ip.IP_PROTO_TCP,
+        data=dpkt.tcp.TCP(
+            sport=src_port, dport=dst_port, seq=seq, ack=ack, flags=flags, win=window, data=message
+        ),
     )
     assert segment == bytes(dpkt.ip.IP(bytes(theirs)).data)
 
@@ -222,14 +297,28 @@ def test_tcp_segment_equals_dpkt_built_segment(message: bytes, src_port: int, ds
 @given(message=messages, src_port=ports, dst_port=ports, src_ip=loopback, dst_ip=loopback)
 @example(message=b"", src_port=1, dst_port=2, src_ip="127.0.0.1", dst_ip="127.0.0.1")
 @example(message=b"x", src_port=1, dst_port=2, src_ip="127.0.0.1", dst_ip="127.0.0.1")
-@example(message=CYRILLIC_1400.encode(), src_port=54321, dst_port=33333,
-         src_ip="127.0.0.1", dst_ip="127.0.0.1")
-def test_udp_packet_matches_dpkt(message: bytes, src_port: int, dst_port: int,
-                                 src_ip: str, dst_ip: str) -> None:
-    datagram = udp_datagram(message, src_ip=src_ip, dst_ip=dst_ip,
-                            src_port=src_port, dst_port=dst_port)
-    packet = ipv4_packet(datagram, src_ip=src_ip, dst_ip=dst_ip, protocol=17, ttl=1,
-                         identification=7, dont_fragment=False)
+@example(
+    message=CYRILLIC_1400.encode(),
+    src_port=54321,
+    dst_port=33333,
+    src_ip="127.0.0.1",
+    dst_ip="127.0.0.1",
+)
+def test_udp_packet_matches_dpkt(
+    message: bytes, src_port: int, dst_port: int, src_ip: str, dst_ip: str
+) -> None:
+    datagram = udp_datagram(
+        message, src_ip=src_ip, dst_ip=dst_ip, src_port=src_port, dst_port=dst_port
+    )
+    packet = ipv4_packet(
+        datagram,
+        src_ip=src_ip,
+        dst_ip=dst_ip,
+        protocol=17,
+        ttl=1,
+        identification=7,
+        dont_fragment=False,
+    )
     ip = dpkt.ip.IP(packet)
     assert (ip.len, ip.ttl, ip.p, ip.id, ip.df) == (28 + len(message), 1, 17, 7, 0)
     udp = ip.data
@@ -237,12 +326,11 @@ def test_udp_packet_matches_dpkt(message: bytes, src_port: int, dst_port: int,
     assert (udp.sport, udp.dport, udp.ulen) == (src_port, dst_port, 8 + len(message))
     assert udp.data == message
     assert (ip.sum, udp.sum) == dpkt_checksums(ip)
-    assert udp_header(message, src_port=src_port, dst_port=dst_port) == (
-        datagram[:6] + b"\x00\x00"
-    )
+    assert udp_header(message, src_port=src_port, dst_port=dst_port) == (datagram[:6] + b"\x00\x00")
 
 
 # ---- dissect, the hex view and the layers ----
+
 
 @settings(max_examples=60, deadline=None)
 @given(message=messages)
@@ -274,23 +362,34 @@ def test_dissect_values_agree_with_dpkt() -> None:
         for f in wrapped.fields[13:]
     ]
     assert [f.name for f in dissect(wrapped.packet, "ipv4")][:2] == [
-        "Version, header length", "DSCP, ECN"]
+        "Version, header length",
+        "DSCP, ECN",
+    ]
     with pytest.raises(ValueError, match="first must be"):
         dissect(wrapped.frame, "ppp")
 
 
 def test_dissect_reads_udp_and_options() -> None:
-    datagram = udp_datagram(b"\xff\xfe", src_ip="127.0.0.1", dst_ip="127.0.0.1",
-                            src_port=5, dst_port=6)
+    datagram = udp_datagram(
+        b"\xff\xfe", src_ip="127.0.0.1", dst_ip="127.0.0.1", src_port=5, dst_port=6
+    )
     fields = dissect(datagram, "udp")
     assert [f.name for f in fields] == [
-        "Source port", "Destination port", "Length", "Checksum", "Message bytes"]
+        "Source port",
+        "Destination port",
+        "Length",
+        "Checksum",
+        "Message bytes",
+    ]
     assert fields[-1].value == "2 bytes, not UTF-8"
     no_checksum = udp_header(b"", src_port=5, dst_port=6)
     assert dissect(no_checksum, "udp")[3].value == "0x0000 (none)"
     # a header with options (data offset 6): the options become a field of their own
-    with_options = bytearray(tcp_segment(b"", src_ip="127.0.0.1", dst_ip="127.0.0.1",
-                                         src_port=1, dst_port=2, seq=0, ack=0))
+    with_options = bytearray(
+        tcp_segment(
+            b"", src_ip="127.0.0.1", dst_ip="127.0.0.1", src_port=1, dst_port=2, seq=0, ack=0
+        )
+    )
     with_options[12] = 6 << 4
     with_options += bytes(4)
     assert dissect(bytes(with_options), "tcp")[-1].name == "Options"
@@ -300,8 +399,9 @@ def test_hexview_text_names_every_field_and_marks_every_byte() -> None:
     wrapped = encapsulate("ПАЛИНДРОМ")
     text = str(hexview(wrapped.frame, title="Ethernet II frame"))
     assert text.splitlines()[0] == "Ethernet II frame"
-    assert ("E = Ethernet II 14 bytes, I = IPv4 20 bytes, T = TCP 20 bytes, "
-            "D = Data 18 bytes") in text
+    assert (
+        "E = Ethernet II 14 bytes, I = IPv4 20 bytes, T = TCP 20 bytes, D = Data 18 bytes"
+    ) in text
     for field in wrapped.fields:
         assert f"{field.name}  " in text and field.value in text
     markers = "".join(line for line in text.splitlines() if line.startswith("      "))
@@ -331,8 +431,14 @@ def test_hexview_html_titles_every_byte_and_escapes_the_message() -> None:
 def test_layers_follow_the_source() -> None:
     assert [layer.number for layer in LAYERS] == list(range(1, 8))
     assert [layer.name for layer in LAYERS] == [
-        "Physical", "Data link", "Network", "Transport", "Session", "Presentation",
-        "Application"]
+        "Physical",
+        "Data link",
+        "Network",
+        "Transport",
+        "Session",
+        "Presentation",
+        "Application",
+    ]
     expected = {
         "Data link": ["Ethernet", "PPP", "ATM"],
         "Network": ["IP"],

@@ -32,14 +32,19 @@ import nbformat
 import pytest
 
 import helpers
-from helpers import _tracking, envcheck, exercises, servers
-from helpers._tracking import SLICE, bind_with_fallback, claim_port, open_datagram_socket
-from helpers.architectures import ARCHITECTURES
-from helpers.exercises import Case, Exercise, check
-from helpers.mailsink import MailSink
-from helpers.nameserver import NameServer
-from helpers.reverse_client import ask_reverse
-from helpers.tls_ca import course_ca_pem
+from helpers.lessons import checks as exercises
+from helpers.lessons import envcheck
+from helpers.lessons.architectures import ARCHITECTURES
+from helpers.lessons.checks import Case, Exercise, check
+from helpers.run import listeners as _tracking
+from helpers.run import servers
+from helpers.run.listeners import bind_with_fallback, claim_port, open_datagram_socket
+from helpers.run.registry import running_servers
+from helpers.run.reverse_client import ask_reverse
+from helpers.run.stoppable import SLICE
+from helpers.services.mailsink import MailSink
+from helpers.services.nameserver import NameServer
+from helpers.services.tls_ca import course_ca_pem
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 HAS_AF_UNIX = hasattr(socket, "AF_UNIX")
@@ -110,7 +115,7 @@ def test_without_af_unix_serve_unix_says_why(monkeypatch):
     monkeypatch.setattr(_tracking, "UNIX_SOCKETS", False)
     with pytest.raises(OSError, match="no socket.AF_UNIX .Windows.: use TCP on 127.0.0.1"):
         servers.serve_unix("reverse-unix", lambda listener: None)
-    assert helpers.running_servers() == []
+    assert running_servers() == []
 
 
 def test_without_af_unix_the_guard_still_tells_loopback_from_the_world(monkeypatch):
@@ -138,8 +143,10 @@ def test_without_af_unix_the_notebook_cells_print_a_note(monkeypatch):
         "This Python has no socket.AF_UNIX (Windows), so there is no path demo here.\n"
         "This Python has no socket.AF_UNIX (Windows): the TCP pair above is the one to use.\n"
     )
-    shown = eval(cell_source("02_tcp_sockets.ipynb", "unix_server.events if"),  # noqa: S307
-                 {"helpers": helpers})
+    shown = eval(
+        cell_source("02_tcp_sockets.ipynb", "unix_server.events if"),  # noqa: S307
+        {"helpers": helpers},
+    )
     assert shown == "no AF_UNIX on this platform"
 
 
@@ -151,8 +158,9 @@ def test_a_long_temporary_folder_still_gives_a_socket_path_that_binds(tmp_path, 
     deep = tmp_path / ("T" * 90)  # like macOS's /var/folders/xx/.../T/, only deeper
     deep.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(deep))
-    server = servers.serve_unix("reverse-unix", lambda listener: listener.accept(),
-                                filename="reverse.sock")
+    server = servers.serve_unix(
+        "reverse-unix", lambda listener: listener.accept(), filename="reverse.sock"
+    )
     folder = os.path.dirname(server.address)
     assert len(os.fsencode(server.address)) <= _tracking.MAX_SOCKET_PATH
     assert stat.S_IMODE(os.stat(folder).st_mode) == 0o700
@@ -168,7 +176,7 @@ def test_a_long_temporary_folder_still_gives_a_socket_path_that_binds(tmp_path, 
 def test_a_filename_too_long_for_any_folder_is_refused_with_the_limit():
     with pytest.raises(OSError, match="at most 100 bytes"):
         servers.serve_unix("reverse-unix", lambda listener: None, filename="s" * 120)
-    assert helpers.running_servers() == []
+    assert running_servers() == []
 
 
 def test_the_usual_macos_temporary_folder_fits():
@@ -210,9 +218,11 @@ def test_without_exclusive_ports_only_tcp_reuses_the_address(monkeypatch):
 
 def test_the_name_server_claims_its_port_the_same_way(monkeypatch):
     claimed = []
-    monkeypatch.setattr("helpers.nameserver.claim_port",
-                        lambda sock, reuse_address: claimed.append((sock.type, reuse_address)))
-    NameServer(port=0)._dns.server.server_close()
+    monkeypatch.setattr(
+        "helpers.services.nameserver.claim_port",
+        lambda sock, reuse_address: claimed.append((sock.type, reuse_address)),
+    )
+    NameServer(port=0).start(quiet=True).stop()
     assert claimed == [(socket.SOCK_DGRAM, False)]
 
 
@@ -277,8 +287,10 @@ def _windows_short_read(monkeypatch) -> None:
     def recv(self, bufsize, flags=0):
         data = real_recv(self, 65535, flags)
         if self.type == socket.SOCK_DGRAM and len(data) > bufsize:
-            raise OSError(10040, "A message sent on a datagram socket was larger than the "
-                                 "internal message buffer")
+            raise OSError(
+                10040,
+                "A message sent on a datagram socket was larger than the internal message buffer",
+            )
         return data
 
     def recvfrom(self, bufsize, flags=0):
@@ -293,8 +305,11 @@ def _windows_short_read(monkeypatch) -> None:
 
 def test_notebook_03_short_reads_degrade_on_windows(monkeypatch):
     _windows_short_read(monkeypatch)
-    monkeypatch.setattr(socket.socket, "recvmsg",
-                        property(lambda self: (_ for _ in ()).throw(AttributeError("recvmsg"))))
+    monkeypatch.setattr(
+        socket.socket,
+        "recvmsg",
+        property(lambda self: (_ for _ in ()).throw(AttributeError("recvmsg"))),
+    )
     out = run_cells(
         {"socket": socket},
         cell_source("03_udp.ipynb", "MAX_UDP_PAYLOAD = "),
@@ -339,9 +354,11 @@ def test_notebook_03_flood_survives_macos_enobufs(monkeypatch):
 
 @pytest.mark.parametrize(
     ("platform", "words"),
-    [("linux", "sudo apt-get install netbase"),
-     ("win32", r"%SystemRoot%\System32\drivers\etc\services"),
-     ("darwin", "/etc/services")],
+    [
+        ("linux", "sudo apt-get install netbase"),
+        ("win32", r"%SystemRoot%\System32\drivers\etc\services"),
+        ("darwin", "/etc/services"),
+    ],
 )
 def test_a_missing_services_file_gets_the_fix_of_its_platform(monkeypatch, platform, words):
     monkeypatch.setattr(envcheck.sys, "platform", platform)
@@ -375,8 +392,11 @@ def _text_calls_without_encoding(path: Path) -> list[str]:
         name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
         if name not in TEXT_CALLS or any(k.arg == "encoding" for k in node.keywords):
             continue
-        if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and \
-                func.value.id in {"os", "driver"}:
+        if (
+            isinstance(func, ast.Attribute)
+            and isinstance(func.value, ast.Name)
+            and func.value.id in {"os", "driver"}
+        ):
             continue  # os.open (bytes) and the browser driver's open: not files
         modes = [k.value for k in node.keywords if k.arg == "mode"]
         if name == "open":

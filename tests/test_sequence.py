@@ -1,34 +1,18 @@
-"""helpers.sequence: recorded sockets and a diagram that follows causality, not thread timing."""
+"""helpers.run.recording and helpers.show.sequence: recorded sockets, and a diagram that
+follows causality, not thread timing.
+
+The server side is notebook 02's reverse server (the shared ``reverse_server``
+fixture), the one whose exchange the notebook draws."""
 
 from __future__ import annotations
 
 import socket
 import xml.etree.ElementTree as ET
 
-import pytest
-
-from helpers.events import Event, EventLog
-from helpers.reverse_client import ask_reverse
-from helpers.sequence import RecordedSocket, sequence_diagram
-from helpers.servers import serve, stop_all
-from helpers.text import reverse_utf8
-
-
-def reverse_server(listener: socket.socket) -> None:
-    while True:
-        conn, _ = listener.accept()
-        with conn:
-            conn.settimeout(2.0)
-            chunks = []
-            while chunk := conn.recv(1024):
-                chunks.append(chunk)
-            conn.sendall(reverse_utf8(b"".join(chunks)))
-
-
-@pytest.fixture
-def server():
-    yield serve("diagram", reverse_server, port=0)
-    stop_all()
+from helpers.run.recording import RecordedSocket
+from helpers.run.reverse_client import ask_reverse
+from helpers.show.events import Event, EventLog
+from helpers.show.sequence import sequence_diagram
 
 
 def exchange(address: tuple[str, int], text: str = "ПАЛИНДРОМ") -> tuple[EventLog, bytes]:
@@ -44,28 +28,35 @@ def exchange(address: tuple[str, int], text: str = "ПАЛИНДРОМ") -> tupl
     return log, reply
 
 
-def test_recorded_socket_is_a_working_socket_that_records(server) -> None:
-    log, reply = exchange(server.address)
+def test_recorded_socket_is_a_working_socket_that_records(reverse_server) -> None:
+    log, reply = exchange(reverse_server.address)
     assert reply.decode() == "МОРДНИЛАП"
     kinds = [e.kind for e in log.events]
     assert kinds == ["socket", "connect", "send", "shutdown", "recv", "recv", "close"]
     assert {e.actor for e in log.events} == {"client"}
     connect = log.events[1]
-    assert connect.peer == f"127.0.0.1:{server.port}"
+    assert connect.peer == f"127.0.0.1:{reverse_server.port}"
     assert connect.note.startswith("local 127.0.0.1:")
 
 
-def test_diagram_has_both_lifelines_every_call_and_the_bytes(server) -> None:
-    ask_reverse(server.address, "someone else")  # another client: left out of the picture
-    log, _ = exchange(server.address)
-    diagram = sequence_diagram(log, server.events, title="reverse")
+def test_diagram_has_both_lifelines_every_call_and_the_bytes(reverse_server) -> None:
+    ask_reverse(reverse_server.address, "someone else")  # another client: left out of the picture
+    log, _ = exchange(reverse_server.address)
+    diagram = sequence_diagram(log, reverse_server.events, title="reverse")
     text = str(diagram)
     assert diagram.actors == ["client", "server"]
     server_kinds = [e.kind for e in diagram.events if e.actor == "server"]
     assert server_kinds == ["socket", "bind", "listen", "accept", "recv", "recv", "send", "close"]
-    for part in ("socket(AF_INET, SOCK_STREAM)", "connect(127.0.0.1:", "shutdown(SHUT_WR)",
-                 "-> ПАЛИНДРОМ (18 bytes)", "<- МОРДНИЛАП (18 bytes)", "FIN: end of stream",
-                 "listen 127.0.0.1:", "accept() -> 127.0.0.1:"):
+    for part in (
+        "socket(AF_INET, SOCK_STREAM)",
+        "connect(127.0.0.1:",
+        "shutdown(SHUT_WR)",
+        "-> ПАЛИНДРОМ (18 bytes)",
+        "<- МОРДНИЛАП (18 bytes)",
+        "FIN: end of stream",
+        "listen 127.0.0.1:",
+        "accept() -> 127.0.0.1:",
+    ):
         assert part in text, part
     assert "someone else" not in text and "13 bytes" not in text
     svg = diagram._repr_svg_()
@@ -76,11 +67,11 @@ def test_diagram_has_both_lifelines_every_call_and_the_bytes(server) -> None:
     assert len(list(root.iter("{http://www.w3.org/2000/svg}circle"))) == len(diagram.events)
 
 
-def test_the_picture_is_the_same_on_every_run(server) -> None:
+def test_the_picture_is_the_same_on_every_run(reverse_server) -> None:
     pictures = set()
     for _ in range(5):
-        log, _ = exchange(server.address)
-        text = str(sequence_diagram(log, server.events))
+        log, _ = exchange(reverse_server.address)
+        text = str(sequence_diagram(log, reverse_server.events))
         pictures.add("\n".join(line.split("127.0.0.1:")[0] for line in text.splitlines()))
     assert len(pictures) == 1
 

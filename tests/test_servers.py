@@ -1,4 +1,4 @@
-"""helpers.servers: background servers start, answer, replace each other and always stop."""
+"""helpers.run.servers: background servers start, answer, replace each other and always stop."""
 
 from __future__ import annotations
 
@@ -12,25 +12,15 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from server_checking import ask, server_threads, stop_all_and_check_threads
+from server_checking import ask, server_threads
 
-from helpers._tracking import open_listener, status_line
-from helpers.servers import (
-    ServerStopped,
-    register_server,
-    running_servers,
-    serve,
-    serve_datagrams,
-    serve_each,
-    stop_all,
-    stop_server,
-)
+from helpers.run.listeners import open_listener, status_line
+from helpers.run.registry import register_server, running_servers, stop_all, stop_server
+from helpers.run.servers import serve, serve_datagrams, serve_each
+from helpers.run.stoppable import ServerStopped
 
-
-@pytest.fixture(autouse=True)
-def clean_registry():
-    yield
-    stop_all_and_check_threads()
+# every test: all servers stopped afterwards, no server thread left (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("no_servers_left")
 
 
 def free_port() -> int:
@@ -90,12 +80,18 @@ def reverse_server_upper(listener: socket.socket) -> None:
 
 def test_port_held_by_another_process_falls_back(capfd):
     holder = subprocess.Popen(
-        [sys.executable, "-c", (
-            "import socket, sys\n"
-            "s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen()\n"
-            "print(s.getsockname()[1], flush=True); sys.stdin.read()\n"
-        )],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-c",
+            (
+                "import socket, sys\n"
+                "s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen()\n"
+                "print(s.getsockname()[1], flush=True); sys.stdin.read()\n"
+            ),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         busy = int(holder.stdout.readline())
@@ -125,14 +121,16 @@ def test_open_listener_is_plain_for_asyncio_with_nodelay_and_falls_back():
         seen = []
 
         async def handle(reader, writer):
-            seen.append(writer.get_extra_info("socket").getsockopt(
-                socket.IPPROTO_TCP, socket.TCP_NODELAY))
+            seen.append(
+                writer.get_extra_info("socket").getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+            )
             writer.close()
 
         server = await asyncio.start_server(handle, sock=listener)
         async with server:
             reader, writer = await asyncio.wait_for(
-                asyncio.open_connection(*listener.getsockname()[:2]), 2)
+                asyncio.open_connection(*listener.getsockname()[:2]), 2
+            )
             await asyncio.wait_for(reader.read(), 2)
             writer.close()
         return seen
@@ -211,7 +209,13 @@ def test_function_failing_twice_before_any_client_is_not_restarted_forever():
     server = serve("broken", broken, port=0)
     server.events.wait_for(lambda e: e.kind == "stop", timeout=2)
     assert [e.kind for e in server.events.events] == [
-        "socket", "bind", "listen", "error", "restart", "error", "stop"
+        "socket",
+        "bind",
+        "listen",
+        "error",
+        "restart",
+        "error",
+        "stop",
     ]
     assert not server.running and running_servers() == []
     for _ in range(20):
@@ -280,7 +284,9 @@ def test_shutdown_by_the_lesson_code_is_recorded():
         assert c.recv(10) == b"bye" and c.recv(10) == b""
     server.events.wait_for("close")
     assert [(e.kind, e.note) for e in server.events.events][4:] == [
-        ("send", ""), ("shutdown", "SHUT_WR"), ("recv", "end of stream: the peer closed"),
+        ("send", ""),
+        ("shutdown", "SHUT_WR"),
+        ("recv", "end of stream: the peer closed"),
         ("close", ""),
     ]
 
@@ -346,7 +352,9 @@ def test_stop_all_leaves_no_listener_and_no_thread():
 
 def test_datagram_server_answers_and_drops_on_purpose():
     server = serve_datagrams(
-        "udp-reverse", lambda data, addr: data[::-1], port=0,
+        "udp-reverse",
+        lambda data, addr: data[::-1],
+        port=0,
         drop=lambda data, addr: data == b"lost",
     )
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
@@ -355,7 +363,10 @@ def test_datagram_server_answers_and_drops_on_purpose():
         client.sendto(b"abc", server.address)
         assert client.recvfrom(100) == (b"cba", server.address)
     assert [e.kind for e in server.events.wait_for(lambda e: e.kind != "bind", count=4)] == [
-        "recv", "drop", "recv", "send"
+        "recv",
+        "drop",
+        "recv",
+        "send",
     ]
 
 
@@ -448,11 +459,12 @@ def test_stop_all_stops_the_others_when_one_stop_fails():
 def test_whatever_registers_a_server_is_stopped_at_exit():
     script = (
         "import sys\n"
-        "from helpers._registry import register_server\n"
+        "from helpers.run.registry import register_server\n"
         "class Server:\n"
-        "    def stop(self): print('stopped', 'helpers.servers' in sys.modules)\n"
+        "    def stop(self): print('stopped', 'helpers.run.servers' in sys.modules)\n"
         "register_server('plain', Server())\n"
     )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          timeout=30)
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=30
+    )
     assert (done.stdout, done.stderr) == ("stopped False\n", "")

@@ -1,4 +1,5 @@
-"""helpers.smtp_route: smtplib reaches mail.onego.ru through the course's name server only."""
+"""helpers.services.smtp_route: smtplib reaches mail.onego.ru through the course's name
+server only."""
 
 from __future__ import annotations
 
@@ -8,10 +9,10 @@ import ssl
 
 import pytest
 
-from helpers._registry import stop_all
-from helpers.guard import disable_guard, enable_guard
-from helpers.mailsink import start_mail_sink
-from helpers.smtp_route import CourseSMTP
+from helpers.run.guard import disable_guard, enable_guard
+from helpers.run.registry import stop_all
+from helpers.services.mailsink import start_mail_sink
+from helpers.services.smtp_route import CourseSMTP
 
 HELLO = "student.local"
 LETTER = b"Subject: routed\r\n\r\nhello\r\n"

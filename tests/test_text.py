@@ -1,4 +1,4 @@
-"""helpers.text: reversing by clusters keeps letters whole, for any str and any bytes."""
+"""helpers.wire.text: reversing by clusters keeps letters whole, for any str and any bytes."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from collections import Counter
 from hypothesis import given
 from hypothesis import strategies as st
 
-from helpers import text as text_module
-from helpers.text import reverse_text, reverse_utf8, split_clusters
+from helpers.wire import text as text_module
+from helpers.wire.text import reverse_text, reverse_utf8, split_clusters
 
 # Every code point, lone surrogates (category Cs) included.
 any_char = st.characters(codec=None, exclude_categories=())
@@ -76,31 +76,39 @@ def test_reverse_is_reversal_of_clusters_for_any_str(text: str) -> None:
     assert Counter(reversed_text) == Counter(text)
     position = len(text)
     for cluster in split_clusters(text):
-        assert reversed_text[position - len(cluster):position] == cluster
+        assert reversed_text[position - len(cluster) : position] == cluster
         position -= len(cluster)
     assert position == 0
 
 
-@given(st.text(st.sampled_from("aЙ\u0306\u200d\r\n\U0001f1f7\U0001f1fa\ud83d\ude00\U0001f468"),
-               max_size=30) | any_text)
+@given(
+    st.text(
+        st.sampled_from("aЙ\u0306\u200d\r\n\U0001f1f7\U0001f1fa\ud83d\ude00\U0001f468"), max_size=30
+    )
+    | any_text
+)
 def test_the_fast_path_agrees_with_splitting(text: str) -> None:
     # reverse_text slices when nothing joins; it must give what splitting gives.
     assert reverse_text(text) == "".join(reversed(split_clusters(text)))
 
 
 def test_combining_marks_are_only_in_the_planes_scanned() -> None:
-    everywhere = {cp for cp in range(0x110000)
-                  if unicodedata.category(chr(cp)) in ("Mn", "Mc", "Me")}
+    everywhere = {
+        cp for cp in range(0x110000) if unicodedata.category(chr(cp)) in ("Mn", "Mc", "Me")
+    }
     scanned = {cp for plane in text_module._MARK_PLANES for cp in plane}
     assert everywhere and everywhere <= scanned
 
 
 def _mark_pairs(text: str) -> Counter[tuple[str, str]]:
     """(code point, combining mark after it) pairs, for marks that have a base."""
+
     def is_mark(c: str) -> bool:
         return unicodedata.category(c) in ("Mn", "Mc", "Me")
+
     return Counter(
-        (text[i - 1], text[i]) for i in range(1, len(text))
+        (text[i - 1], text[i])
+        for i in range(1, len(text))
         if is_mark(text[i]) and not is_mark(text[i - 1])
     )
 

@@ -107,9 +107,18 @@ def test_comparison_follows_nbval_markers_and_keys() -> None:
     assert nbcompare.compare_notebooks(stored, fresh, PATTERNS) == []
     # widget model ids and execution counts are not compared
     fresh = copy_with(
-        stored, 6,
-        [new_output("execute_result", execution_count=9, data={
-            "text/plain": "1", "application/vnd.jupyter.widget-view+json": {"model_id": "x"}})],
+        stored,
+        6,
+        [
+            new_output(
+                "execute_result",
+                execution_count=9,
+                data={
+                    "text/plain": "1",
+                    "application/vnd.jupyter.widget-view+json": {"model_id": "x"},
+                },
+            )
+        ],
     )
     assert nbcompare.compare_notebooks(stored, fresh, PATTERNS) == []
     fresh = copy_with(stored, 6, [stream("1\n")])

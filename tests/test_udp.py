@@ -10,15 +10,14 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from helpers.servers import BackgroundServer, serve_datagrams
-from helpers.text import reverse_text
-from helpers.udp import LossPattern, PingStats, ping_stats
+from helpers.run.servers import BackgroundServer, serve_datagrams
+from helpers.wire.text import reverse_text
+from helpers.wire.udp import LossPattern, PingStats, ping_stats
 
 # --- LossPattern -------------------------------------------------------------------------------
 
@@ -39,7 +38,9 @@ def test_loss_pattern_depends_on_number_not_on_order() -> None:
 
 def test_loss_pattern_is_the_same_in_another_interpreter() -> None:
     # A fresh process with another hash seed: the pattern must not lean on hash().
-    code = "from helpers.udp import LossPattern; print(LossPattern(4, 0.3).lost(range(1, 101)))"
+    code = (
+        "from helpers.wire.udp import LossPattern; print(LossPattern(4, 0.3).lost(range(1, 101)))"
+    )
     env = {"PYTHONHASHSEED": "12345"}
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=30, env=env
@@ -151,52 +152,49 @@ def wait_until_quiet(server: BackgroundServer, quiet: float = 0.1, limit: float 
 
 
 @pytest.fixture
-def reverse_server(capfd: pytest.CaptureFixture[str]) -> Iterator[BackgroundServer]:
-    server = serve_datagrams("test-udp-reverse", reverse_datagram, port=0)
-    out, err = capfd.readouterr()
-    assert out == f"test-udp-reverse server on 127.0.0.1:{server.port}\n"
-    assert err == ""
-    yield server
-    server.stop()
-    out, err = capfd.readouterr()
-    assert (out, err) == ("", ""), "a server thread printed"
-    assert server.errors == []
+def udp_reverse_server(start_server) -> BackgroundServer:
+    """The notebook's UDP reverse server on a free port.
+
+    ``start_server`` (tests/conftest.py) checks its one status line and, after
+    the test, that it stopped, printed nothing and recorded no error.
+    """
+    return start_server(lambda: serve_datagrams("test-udp-reverse", reverse_datagram, port=0))
 
 
-def test_reverse_server_answers(reverse_server: BackgroundServer) -> None:
-    assert ask(reverse_server.address, "ПАЛИНДРОМ".encode()) == "МОРДНИЛАП".encode()
-    kinds = [event.kind for event in reverse_server.events]
+def test_reverse_server_answers(udp_reverse_server: BackgroundServer) -> None:
+    assert ask(udp_reverse_server.address, "ПАЛИНДРОМ".encode()) == "МОРДНИЛАП".encode()
+    kinds = [event.kind for event in udp_reverse_server.events]
     assert kinds == ["bind", "recv", "send"]
 
 
-def test_reverse_server_keeps_answering_after_a_flood(reverse_server: BackgroundServer) -> None:
+def test_reverse_server_keeps_answering_after_a_flood(udp_reverse_server: BackgroundServer) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as flooder:
         flooder.settimeout(1.0)
         for number in range(1000):
-            flooder.sendto(f"flood {number}".encode(), reverse_server.address)
-        # Some are answered, some dropped by a full buffer (FIELD-NOTES: about 256 of
-        # 1000 get through a receive buffer nobody reads); the flooder never reads its
+            flooder.sendto(f"flood {number}".encode(), udp_reverse_server.address)
+        # Some are answered, some dropped by a full buffer (how many depends on the
+        # system's buffer sizes and on scheduling); the flooder never reads its
         # replies, so its own buffer overflows too. Only "some" is a property.
-        reverse_server.events.wait_for("send", count=1, timeout=2.0)
-    wait_until_quiet(reverse_server)
-    flood_received = [e for e in reverse_server.events if e.kind == "recv"]
+        udp_reverse_server.events.wait_for("send", count=1, timeout=2.0)
+    wait_until_quiet(udp_reverse_server)
+    flood_received = [e for e in udp_reverse_server.events if e.kind == "recv"]
     assert 0 < len(flood_received) <= 1000
-    assert ask(reverse_server.address, b"still there?") == b"?ereht llits"
+    assert ask(udp_reverse_server.address, b"still there?") == b"?ereht llits"
 
 
-def test_reverse_server_survives_garbage_and_oversize(reverse_server: BackgroundServer) -> None:
+def test_reverse_server_survives_garbage_and_oversize(udp_reverse_server: BackgroundServer) -> None:
     rng = random.Random(3)
     garbage = [b"", b"\xff\xfe\xfd", b"\xd0", bytes(rng.randrange(256) for _ in range(5000))]
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
         sender.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 256 * 1024)
         for data in garbage:
-            sender.sendto(data, reverse_server.address)
-        sender.sendto(bytes(65507), reverse_server.address)
+            sender.sendto(data, udp_reverse_server.address)
+        sender.sendto(bytes(65507), udp_reverse_server.address)
         with pytest.raises(OSError) as too_big:
-            sender.sendto(bytes(65508), reverse_server.address)
+            sender.sendto(bytes(65508), udp_reverse_server.address)
         assert too_big.value.errno == errno.EMSGSIZE
-    assert ask(reverse_server.address, b"abc") == b"cba"
-    assert ask(reverse_server.address, bytes(65507)) == bytes(65507)
+    assert ask(udp_reverse_server.address, b"abc") == b"cba"
+    assert ask(udp_reverse_server.address, bytes(65507)) == bytes(65507)
 
 
 def test_handler_errors_are_recorded_not_printed(capfd: pytest.CaptureFixture[str]) -> None:
@@ -246,7 +244,7 @@ def test_lossy_server_drops_exactly_the_pattern(capfd: pytest.CaptureFixture[str
 
 def test_stop_wakes_a_datagram_server_at_once(monkeypatch):
     # With a 30 s receive slice, only the wake-up datagram can end the thread within stop()'s 2 s.
-    monkeypatch.setattr("helpers._tracking.SLICE", 30.0)
+    monkeypatch.setattr("helpers.run.listeners.SLICE", 30.0)
     server = serve_datagrams("udp-wake", lambda data, address: data, port=0)
     server.stop(timeout=2.0)
     assert not [e for e in server.events.events if e.kind == "error"]

@@ -8,10 +8,11 @@ import threading
 
 import pytest
 
-from helpers.architectures import ARCHITECTURES
-from helpers.concurrency import check_concurrency
-from helpers.reverse_client import ask_reverse
-from helpers.servers import UNIX_SOCKETS, running_servers, serve_unix, stop_all
+from helpers.lessons.architectures import ARCHITECTURES
+from helpers.lessons.concurrency import check_concurrency
+from helpers.run.registry import running_servers, stop_all
+from helpers.run.reverse_client import ask_reverse
+from helpers.run.servers import UNIX_SOCKETS, serve_unix
 
 # A skip only where the platform lacks the part (Windows Python): never on CI's Linux.
 pytestmark = pytest.mark.skipif(not UNIX_SOCKETS, reason="this Python has no AF_UNIX")

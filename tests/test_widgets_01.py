@@ -4,22 +4,28 @@ from __future__ import annotations
 
 import pytest
 
-from helpers.layers import LAYERS
-from helpers.packets import encapsulate, ethernet_fcs
-from helpers.widgets_01 import (
+from helpers.lessons.widgets_01 import (
     MAX_MESSAGE_BYTES,
     encapsulation_table,
     encapsulation_widget,
     layer_card,
     layer_explorer,
 )
+from helpers.wire.layers import LAYERS
+from helpers.wire.packets import encapsulate, ethernet_fcs
 
 
 def test_encapsulation_table_lengths_and_checksums() -> None:
     table = encapsulation_table("ПАЛИНДРОМ")
     assert table.column("size") == [
-        "9 characters", "18 bytes", "no bytes of its own", "38 bytes", "58 bytes",
-        "72 bytes", "84 bytes"]
+        "9 characters",
+        "18 bytes",
+        "no bytes of its own",
+        "38 bytes",
+        "58 bytes",
+        "72 bytes",
+        "84 bytes",
+    ]
     checksums = table.column("checksum")
     assert checksums[3].startswith("0x3eed ") and checksums[4].startswith("0x2a88 ")
     padded = encapsulation_table("")

@@ -1,4 +1,8 @@
-"""Notebook 02's "Try it" widget: views are pure, a click is a real exchange."""
+"""Notebook 02's "Try it" widget: views are pure, a click is a real exchange.
+
+The clicks go to notebook 02's own reverse server (the shared ``reverse_server``
+fixture), the one the widget is shown with in the notebook.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +10,8 @@ import socket
 
 import pytest
 
-from helpers.architectures import one_at_a_time
-from helpers.events import EventLog
-from helpers.servers import serve, stop_all
-from helpers.widgets_02 import error_html, events_html, reply_html, reverse_widget
-
-
-@pytest.fixture
-def server():
-    yield serve("reverse", one_at_a_time, port=0)
-    stop_all()
+from helpers.lessons.widgets_02 import error_html, events_html, reply_html, reverse_widget
+from helpers.show.events import EventLog
 
 
 def test_reply_view_shows_text_and_sizes() -> None:
@@ -37,15 +33,15 @@ def test_error_view_names_the_error() -> None:
     assert "<b>ConnectionRefusedError</b>" in error_html(ConnectionRefusedError("refused"))
 
 
-def test_initial_state_does_not_depend_on_the_server(server) -> None:
-    widget = reverse_widget(server)
+def test_initial_state_does_not_depend_on_the_server(reverse_server) -> None:
+    widget = reverse_widget(reverse_server)
     (box, button), reply, log = widget.children[0].children, widget.children[1], widget.children[2]
     assert box.value == "ПАЛИНДРОМ" and button.description == "Send"
     assert reply.value == "" and "Press Send" in log.value
 
 
-def test_click_sends_and_the_log_grows(server) -> None:
-    widget = reverse_widget(server)
+def test_click_sends_and_the_log_grows(reverse_server) -> None:
+    widget = reverse_widget(reverse_server)
     (box, button), reply, log = widget.children[0].children, widget.children[1], widget.children[2]
     button.click()
     assert "МОРДНИЛАП" in reply.value
@@ -57,10 +53,10 @@ def test_click_sends_and_the_log_grows(server) -> None:
     assert log.value != first and "last 12 of 13 events" in log.value
 
 
-def test_click_after_the_server_stopped_shows_the_error(server) -> None:
-    widget = reverse_widget(server)
-    server.stop()
+def test_click_after_the_server_stopped_shows_the_error(reverse_server) -> None:
+    widget = reverse_widget(reverse_server)
+    reverse_server.stop()
     widget.children[0].children[1].click()
     assert "ConnectionRefusedError" in widget.children[1].value
     with pytest.raises(ConnectionRefusedError):
-        socket.create_connection(server.address, timeout=1).close()
+        socket.create_connection(reverse_server.address, timeout=1).close()

@@ -6,10 +6,10 @@ import re
 
 import pytest
 
-from helpers import _registry
-from helpers.dnswire import build_query, parse_message
-from helpers.nameserver import start_name_server
-from helpers.widgets_04 import exchange_html, hex_html, lookup, lookup_widget, question_name
+from helpers.lessons.widgets_04 import exchange_html, hex_html, lookup, lookup_widget, question_name
+from helpers.run import registry as _registry
+from helpers.services.nameserver import start_name_server
+from helpers.wire.dnswire import build_query, parse_message
 
 
 @pytest.fixture(autouse=True)

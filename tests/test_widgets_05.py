@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from helpers._registry import stop_all
-from helpers.mailsink import start_mail_sink
-from helpers.widgets_05 import (
+from helpers.lessons.widgets_05 import (
     TABS,
     compose_widget,
     mail_views,
@@ -14,6 +12,8 @@ from helpers.widgets_05 import (
     message_label,
     send_composed,
 )
+from helpers.run.registry import stop_all
+from helpers.services.mailsink import start_mail_sink
 
 STUDENT = "Student <student@mail.ru>"
 LECTURER = "Lecturer <rnd@onego.ru>"

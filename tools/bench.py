@@ -15,7 +15,6 @@ Notebooks run one at a time.
 from __future__ import annotations
 
 import asyncio
-import os
 import statistics
 import subprocess
 import sys
@@ -46,8 +45,11 @@ def kernel_floor(env: dict[str, str]) -> float:
 def import_time() -> float:
     code = "import time; t = time.perf_counter(); import helpers; print(time.perf_counter() - t)"
     runs = [
-        float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                             check=True, timeout=60).stdout)
+        float(
+            subprocess.run(
+                [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+            ).stdout
+        )
         for _ in range(REPEATS)
     ]
     return min(runs)
@@ -55,8 +57,7 @@ def import_time() -> float:
 
 def main(argv: list[str]) -> int:
     paths = _resolve(argv)
-    with nbexec.ipython_dir({"00-guard.py": nbexec.GUARD_STARTUP}) as ipython_dir:
-        env = {**os.environ, "IPYTHONDIR": str(ipython_dir)}
+    with nbexec.kernel_environment() as env:
         floor = kernel_floor(env)
         print(f"floor (bare kernel: start, one cell, shutdown; median of {REPEATS}): {floor:.2f} s")
         print()
@@ -95,7 +96,7 @@ def main(argv: list[str]) -> int:
     print()
     print(f"slowest cell: {slowest_overall[1]} ({slowest_overall[0]:.2f} s)")
     print(f"total: {total:.1f} s for {len(paths)} notebook(s)")
-    print(f"import helpers in a fresh interpreter: {import_time() * 1000:.0f} ms (target 150 ms)")
+    print(f"import helpers in a fresh interpreter: {import_time() * 1000:.0f} ms (target 50 ms)")
     print_browser_column(paths, kernel_seconds)
     return 0
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -71,8 +70,7 @@ def browser_times(paths: list[Path], timeout: float = 1800) -> BrowserTimes:
 def kernel_seconds(paths: list[Path]) -> dict[str, float | None]:
     """Kernel-only time per notebook, measured as tools/bench.py does (None: the run failed)."""
     result: dict[str, float | None] = {}
-    with nbexec.ipython_dir({"00-guard.py": nbexec.GUARD_STARTUP}) as ipython_dir:
-        env = {**os.environ, "IPYTHONDIR": str(ipython_dir)}
+    with nbexec.kernel_environment() as env:
         for path in paths:
             nb = nbformat.read(path, as_version=4)
             session = asyncio.run(nbexec.run_in_one_kernel(nb, cwd=path.parent, env=env))

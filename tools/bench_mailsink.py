@@ -113,7 +113,7 @@ def run_bare(clients: int, messages: int) -> tuple[float, float]:
 
 
 def run_sink(clients: int, messages: int) -> tuple[float, float]:
-    from helpers.mailsink import MailSink
+    from helpers.services.mailsink import MailSink
 
     with contextlib.redirect_stdout(io.StringIO()):
         sink = MailSink("bench").start()
@@ -131,7 +131,7 @@ def start_up_times(count: int) -> tuple[float, list[float]]:
     for _ in range(count + 1):
         started = time.perf_counter()
         with contextlib.redirect_stdout(io.StringIO()):
-            from helpers.mailsink import MailSink
+            from helpers.services.mailsink import MailSink
 
             sink = MailSink("bench").start()
         times.append(time.perf_counter() - started)

@@ -50,7 +50,11 @@ def _local_path_patterns() -> list[re.Pattern[str]]:
         r"(?i)\bconda\b[/\\]",
     ]
     machine = {
-        sys.prefix, sys.base_prefix, str(nbindex.ROOT), tempfile.gettempdir(), str(Path.home())
+        sys.prefix,
+        sys.base_prefix,
+        str(nbindex.ROOT),
+        tempfile.gettempdir(),
+        str(Path.home()),
     }
     return [re.compile(p) for p in fixed] + [
         re.compile(re.escape(m)) for m in sorted(machine) if len(m) > 1
@@ -150,7 +154,7 @@ def check_no_local_paths(path: Path, nb: nbformat.NotebookNode) -> list[str]:
                         start = max(found.start() - 30, 0)
                         problems.append(
                             f"{_where(index, cell)} shows a local path: "
-                            f"...{text[start:found.end() + 30]!r}..."
+                            f"...{text[start : found.end() + 30]!r}..."
                         )
                         break
     return problems

@@ -4,7 +4,11 @@ Shared by ``nbtool.py run`` (authors), ``bench.py`` and the test harness, so a
 notebook is always executed the same way: the ``python3`` kernel of the
 interpreter running this code (never a stray kernelspec of the same name in the
 user's Jupyter folders), the notebook's folder as working directory, a clean
-IPython profile with only the start-up files we give it, and a timeout per cell.
+IPython profile that runs only the course's kernel start-up, and a timeout per cell.
+
+It also holds the two kernel settings every notebook run in the project shares
+(nbval through conftest.py, the harness, the browser test, nbtool, bench):
+``STARTUP_FILE`` and ``CELL_TIMEOUT``.
 """
 
 from __future__ import annotations
@@ -32,19 +36,34 @@ from traitlets import default
 
 KERNEL_NAME = "python3"
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": KERNEL_NAME}
-DEFAULT_CELL_TIMEOUT = 60
 
-# Authors' kernels get the guard's hook ready (switched off) and nothing else:
-# the same order of audit hooks as in the tests, without the tests' own hook.
-GUARD_STARTUP = """\
-def _course_startup():
-    import importlib.util
-    if importlib.util.find_spec("helpers.guard") is not None:
-        from helpers.guard import install_guard_hook
-        install_guard_hook()
-_course_startup()
-del _course_startup
-"""
+# The one start-up file of every kernel the project starts (what it does, and why
+# in that order, is in its docstring).
+STARTUP_FILE = Path(__file__).resolve().with_name("kernel_startup.py")
+
+
+def cell_timeout(environ: Mapping[str, str]) -> float:
+    """Seconds one cell may run: COURSE_CELL_TIMEOUT if set, else 60.
+
+    A hang detector, never a speed judge: a cell taking a second on a laptop
+    may take ten on a busy 2-core class server running four kernels at once,
+    and must still pass there. Every notebook run in the project uses this
+    value: nbval (conftest.py passes it as --nbval-cell-timeout), the harness,
+    the browser test (per cell of its Run All), ``nbtool.py run`` and bench.
+    """
+    text = environ.get("COURSE_CELL_TIMEOUT", "").strip()
+    if not text:
+        return 60.0
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = 0.0
+    if not seconds > 0 or seconds == float("inf"):
+        raise ValueError(f"COURSE_CELL_TIMEOUT must be a number of seconds above 0, not {text!r}")
+    return seconds
+
+
+CELL_TIMEOUT = cell_timeout(os.environ)
 
 
 class CurrentEnvKernelSpecManager(KernelSpecManager):
@@ -65,22 +84,33 @@ class CurrentEnvKernelManager(AsyncKernelManager):
         return CurrentEnvKernelSpecManager(data_dir=self.data_dir)
 
 
-@contextmanager
-def ipython_dir(startup_files: Mapping[str, str]) -> Iterator[Path]:
-    """A throw-away IPYTHONDIR whose default profile runs exactly ``startup_files``.
+def install_startup(ipython_dir: Path) -> Path:
+    """Make the default profile of ``ipython_dir`` run ``STARTUP_FILE``, and nothing else.
 
     A student's own ~/.ipython start-up scripts must not leak into stored or
-    compared outputs.
+    compared outputs, hence a profile of our own rather than the user's.
     """
+    startup = ipython_dir / "profile_default" / "startup"
+    startup.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(STARTUP_FILE, startup / f"00-{STARTUP_FILE.name}")
+    return ipython_dir
+
+
+@contextmanager
+def ipython_dir() -> Iterator[Path]:
+    """A throw-away IPYTHONDIR whose default profile runs the kernel start-up."""
     path = Path(tempfile.mkdtemp(prefix="course-ipython-"))
     try:
-        startup = path / "profile_default" / "startup"
-        startup.mkdir(parents=True)
-        for name, text in startup_files.items():
-            (startup / name).write_text(text, encoding="utf-8")
-        yield path
+        yield install_startup(path)
     finally:
         shutil.rmtree(path, ignore_errors=True)
+
+
+@contextmanager
+def kernel_environment() -> Iterator[dict[str, str]]:
+    """This process's environment, with IPYTHONDIR pointing at a fresh ``ipython_dir()``."""
+    with ipython_dir() as path:
+        yield {**os.environ, "IPYTHONDIR": str(path)}
 
 
 @dataclass
@@ -101,7 +131,7 @@ class KernelSession:
 
 
 def new_client(
-    nb: nbformat.NotebookNode, *, cwd: Path, timeout: float = DEFAULT_CELL_TIMEOUT
+    nb: nbformat.NotebookNode, *, cwd: Path, timeout: float = CELL_TIMEOUT
 ) -> NotebookClient:
     return NotebookClient(
         nb,
@@ -120,7 +150,7 @@ async def run_in_one_kernel(
     cwd: Path,
     env: Mapping[str, str] | None = None,
     runs: int = 1,
-    timeout: float = DEFAULT_CELL_TIMEOUT,
+    timeout: float = CELL_TIMEOUT,
     skip: Sequence[int] = (),
 ) -> KernelSession:
     """Execute all cells ``runs`` times, one run after the other, in ONE fresh kernel.
@@ -169,7 +199,7 @@ async def run_in_many_kernels(
     *,
     cwd: Path,
     envs: Sequence[Mapping[str, str]],
-    timeout: float = DEFAULT_CELL_TIMEOUT,
+    timeout: float = CELL_TIMEOUT,
     skip: Sequence[int] = (),
 ) -> list[KernelSession]:
     """The same notebook in ``kernels`` kernels at the same time (one env per kernel)."""

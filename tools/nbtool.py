@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 import time
 from pathlib import Path
@@ -57,9 +56,7 @@ def refresh_navigation(notebook_dir: Path = nbindex.NOTEBOOK_DIR) -> list[str]:
 
 def _resolve(names: list[str]) -> list[Path]:
     if not names:
-        return [
-            nbindex.NOTEBOOK_DIR / e.filename for e in nbindex.NOTEBOOKS if nbindex.exists(e)
-        ]
+        return [nbindex.NOTEBOOK_DIR / e.filename for e in nbindex.NOTEBOOKS if nbindex.exists(e)]
     paths = []
     for name in names:
         path = Path(name)
@@ -78,8 +75,7 @@ def run_notebook(path: Path, timeout: float) -> bool:
     """Execute ``path`` in a clean kernel and store the outputs; False (file untouched) on error."""
     nb = nbformat.read(path, as_version=4)
     nb.metadata["kernelspec"] = dict(nbexec.KERNELSPEC)
-    with nbexec.ipython_dir({"00-guard.py": nbexec.GUARD_STARTUP}) as ipython_dir:
-        env = {**os.environ, "IPYTHONDIR": str(ipython_dir)}
+    with nbexec.kernel_environment() as env:
         session = asyncio.run(
             nbexec.run_in_one_kernel(nb, cwd=path.parent, env=env, timeout=timeout)
         )
@@ -115,7 +111,10 @@ def main(argv: list[str] | None = None) -> int:
     run = commands.add_parser("run", help="nav, then re-execute notebooks and store outputs")
     run.add_argument("notebooks", nargs="*")
     run.add_argument(
-        "--timeout", type=float, default=nbexec.DEFAULT_CELL_TIMEOUT, help="seconds per cell"
+        "--timeout",
+        type=float,
+        default=nbexec.CELL_TIMEOUT,
+        help=f"seconds per cell (default {nbexec.CELL_TIMEOUT:g}, set by COURSE_CELL_TIMEOUT)",
     )
     check = commands.add_parser("check", help="print the hygiene tests' findings")
     check.add_argument("notebooks", nargs="*")

@@ -58,17 +58,22 @@ class JupyterLab:
 
     Use as a context manager; ``url(path)`` gives the address of a notebook
     (relative to the copied folder), ``shutdown_kernels()`` stops every kernel
-    the browser started, so each notebook begins in a fresh one.
+    the browser started, so each notebook begins in a fresh one. Its kernels
+    run ``startup_file`` (the project's kernel start-up, tools/kernel_startup.py)
+    before their first cell; ``cell_timeout`` is how long the driver lets one
+    cell of a Run All run before it calls the cell hung.
     """
 
     def __init__(
         self,
         notebooks_dir: Path,
-        startup_files: list[Path] | None = None,
+        startup_file: Path,
+        cell_timeout: float,
         start_timeout: float = 60.0,
     ) -> None:
         self.notebooks_dir = Path(notebooks_dir)
-        self.startup_files = list(startup_files or [])
+        self.startup_file = Path(startup_file)
+        self.cell_timeout = cell_timeout
         self.start_timeout = start_timeout
         self.token = secrets.token_hex(24)
         self.base: Path | None = None
@@ -146,8 +151,7 @@ class JupyterLab:
         self._dir("runtime")
         startup = self._dir("ipython") / "profile_default" / "startup"
         startup.mkdir(parents=True)
-        for i, f in enumerate(self.startup_files):
-            shutil.copy(f, startup / f"{i:02d}-{f.name}")
+        shutil.copyfile(self.startup_file, startup / f"00-{self.startup_file.name}")
 
     def _copy_notebooks(self) -> None:
         """Copy the whole notebooks folder (pictures and data files travel along)."""
@@ -171,8 +175,8 @@ class JupyterLab:
             JUPYTER_DATA_DIR=str(self.base / "data"),
             JUPYTER_RUNTIME_DIR=str(self.base / "runtime"),
             IPYTHONDIR=str(self.base / "ipython"),
-            # Where tests/kernel_startup's audit hook records (and blocks) any
-            # address outside loopback; read back per notebook by audit_entries().
+            # Where the kernel start-up's audit hook records any address outside
+            # loopback (it blocks them either way); read back by audit_entries().
             COURSE_NETAUDIT_LOG=str(self.base / "netaudit.jsonl"),
             PYTHONUNBUFFERED="1",
         )

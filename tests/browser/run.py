@@ -26,20 +26,24 @@ REPO = Path(__file__).resolve().parents[2]
 NO_BROWSER = 3  # exit status when Chromium or Playwright is missing (the reason is on stderr)
 
 
-def kernel_startup_files() -> list[Path]:
-    """IPython start-up files that every test kernel runs (the harness's network audit).
+def kernel_settings() -> tuple[Path, float]:
+    """The start-up file and cell timeout of every kernel the project starts (tools/nbexec.py).
 
-    Kept in one place so the browser's kernels run under the same audit as
-    nbval's; an empty list while the harness provides none.
+    The browser's kernels share them with nbval's, the harness's and nbtool's,
+    so a notebook runs under the same audit and the same hang detection
+    everywhere. pytest has tools/ on sys.path (pyproject's pythonpath);
+    ``python -m tests.browser.run`` (tools/bench_browser.py) has not.
     """
-    folder = REPO / "tests" / "kernel_startup"
-    return sorted(folder.glob("*.py")) if folder.is_dir() else []
+    tools = str(REPO / "tools")
+    if tools not in sys.path:
+        sys.path.append(tools)
+    import nbexec
+
+    return nbexec.STARTUP_FILE, nbexec.CELL_TIMEOUT
 
 
 @contextlib.contextmanager
-def browser_session(
-    notebooks_dir: Path, startup_files: list[Path] | None = None
-) -> Iterator[tuple[JupyterLab, Any]]:
+def browser_session(notebooks_dir: Path) -> Iterator[tuple[JupyterLab, Any]]:
     """One JupyterLab (cleared copies of ``notebooks_dir``) and a context of one headless Chromium.
 
     One context for all notebooks: its HTTP cache spares every new page most
@@ -47,9 +51,11 @@ def browser_session(
     """
     from playwright.sync_api import sync_playwright
 
-    if startup_files is None:
-        startup_files = kernel_startup_files()
-    with JupyterLab(notebooks_dir, startup_files=startup_files) as lab, sync_playwright() as p:
+    startup_file, cell_timeout = kernel_settings()
+    with (
+        JupyterLab(notebooks_dir, startup_file=startup_file, cell_timeout=cell_timeout) as lab,
+        sync_playwright() as p,
+    ):
         browser = chromium.launch(p)
         try:
             yield lab, browser.new_context(viewport=VIEWPORT)

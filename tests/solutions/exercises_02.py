@@ -6,7 +6,7 @@ import socket
 import struct
 from typing import Any
 
-from helpers.text import reverse_utf8
+from helpers.wire.text import reverse_utf8
 
 
 def recv_exactly(sock: socket.socket, n: int) -> bytes:

@@ -1,0 +1,206 @@
+"""Notebook 01's "Try it" widgets: the layer explorer and the message wrapper.
+
+    from helpers.lessons.widgets_01 import encapsulation_table
+    print(encapsulation_table("ПАЛИНДРОМ"))
+
+The views are pure functions (message in, HTML or a Table out) so tests can check
+them without a browser; ``layer_explorer`` and ``encapsulation_widget`` only wire
+them to ipywidgets, which is imported inside them because ``import helpers`` must
+stay light.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from helpers.show.hexviews import hexview
+from helpers.show.tables import Table
+from helpers.wire.layers import LAYERS, Layer, layer_named
+from helpers.wire.packets import ETHERNET_MIN_FRAME, Encapsulation, encapsulate, ethernet_fcs
+
+# One Ethernet frame carries at most 1500 bytes of IP packet (the MTU): 1460 of
+# message after the IPv4 and TCP headers. Longer messages TCP splits into segments.
+MAX_MESSAGE_BYTES = 1460
+PREAMBLE_AND_SFD = bytes([0x55] * 7 + [0xD5])
+LAYERS_WRAP_WIDTH = 30  # characters per line of the layers table's text columns
+
+
+def _bits_on_the_wire(data: bytes) -> str:
+    """Ethernet sends each byte least significant bit first."""
+    return " ".join(f"{byte:08b}"[::-1] for byte in data)
+
+
+def _sample_html(layer: Layer, wrapped: Encapsulation, text: str) -> str:
+    if layer.number == 7:
+        return f"<code>{html.escape(repr(text))}</code> (a str of {len(text)} characters)"
+    if layer.number == 6:
+        return (
+            f"<code>{html.escape(wrapped.message.hex(' ') or '(no bytes)')}</code> "
+            f"({len(wrapped.message)} bytes of UTF-8)"
+        )
+    if layer.number == 5:
+        return html.escape(layer.data)
+    if layer.number == 4:
+        return hexview(wrapped.segment, "tcp", "TCP segment", legend_open=False)._repr_html_()
+    if layer.number == 3:
+        return hexview(wrapped.packet, "ipv4", "IPv4 packet", legend_open=False)._repr_html_()
+    if layer.number == 2:
+        return hexview(wrapped.frame, title="Ethernet II frame", legend_open=False)._repr_html_()
+    fcs = ethernet_fcs(wrapped.frame)
+    on_wire = len(PREAMBLE_AND_SFD) + len(wrapped.frame) + len(fcs)
+    return (
+        f"{on_wire} bytes go out: preamble and start-of-frame delimiter "
+        f"<code>{PREAMBLE_AND_SFD.hex(' ')}</code>, the {len(wrapped.frame)}-byte frame, "
+        f"the frame check sequence <code>{fcs.hex(' ')}</code> (CRC-32).<br>"
+        "Each byte leaves least significant bit first; the frame starts with<br>"
+        f"<code>{_bits_on_the_wire(wrapped.frame[:6])} ...</code>"
+    )
+
+
+def layer_card(layer: Layer | str, message: str = "ПАЛИНДРОМ") -> str:
+    """HTML for one layer: what it does, its protocols, the Python there, and ``message`` there."""
+    layer = layer_named(layer) if isinstance(layer, str) else layer
+    wrapped = encapsulate(message)
+    rows = [
+        ("What it does", html.escape(layer.description)),
+        ("Protocols", html.escape(", ".join(layer.protocols))),
+        ("Python", html.escape(", ".join(layer.python))),
+        ("The message here", html.escape(layer.data)),
+    ]
+    body = "".join(
+        f'<tr><th style="text-align:left;vertical-align:top;padding-right:12px">'
+        f'{name}</th><td style="text-align:left">{value}</td></tr>'
+        for name, value in rows
+    )
+    return (
+        f"<h4>{layer.number}. {html.escape(layer.name)} layer</h4>"
+        f"<table>{body}</table>"
+        f'<div style="margin-top:6px">{_sample_html(layer, wrapped, message)}</div>'
+    )
+
+
+def encapsulation_table(message: str) -> Table:
+    """Each wrapping of ``message``: its size, what its header adds and its checksum."""
+    wrapped = encapsulate(message)
+    padding = len(wrapped.frame) - 14 - len(wrapped.packet)
+    rows = [
+        ("7 Application", "text", f"{len(message)} characters", "", ""),
+        ("6 Presentation", "UTF-8 bytes", f"{len(wrapped.message)} bytes", "", ""),
+        ("5 Session", "the connection", "no bytes of its own", "", ""),
+        (
+            "4 Transport",
+            "TCP segment",
+            f"{len(wrapped.segment)} bytes",
+            "20-byte header",
+            f"0x{int.from_bytes(wrapped.segment[16:18], 'big'):04x} over pseudo-header + segment",
+        ),
+        (
+            "3 Network",
+            "IPv4 packet",
+            f"{len(wrapped.packet)} bytes",
+            "20-byte header",
+            f"0x{int.from_bytes(wrapped.packet[10:12], 'big'):04x} over the header only",
+        ),
+        (
+            "2 Data link",
+            "Ethernet II frame",
+            f"{len(wrapped.frame)} bytes",
+            "14-byte header"
+            + (f" + {padding} bytes padding to {ETHERNET_MIN_FRAME}" if padding else ""),
+            "FCS (CRC-32) added by the card, not shown",
+        ),
+        (
+            "1 Physical",
+            "bits",
+            f"{len(wrapped.frame) + 12} bytes",
+            "8-byte preamble and SFD (+ the 4-byte FCS)",
+            "",
+        ),
+    ]
+    return Table(
+        ["layer", "unit", "size", "adds", "checksum"],
+        rows,
+        caption=f"{message!r} wrapped for 127.0.0.1:54321 -> 127.0.0.1:33333",
+        wrap=("adds", "checksum"),
+        wrap_width=22,
+    )
+
+
+def _too_long(message: str) -> str | None:
+    size = len(message.encode("utf-8"))
+    if size <= MAX_MESSAGE_BYTES:
+        return None
+    return (
+        f"{size} bytes do not fit into one Ethernet frame (at most {MAX_MESSAGE_BYTES} "
+        "bytes of message after the IPv4 and TCP headers); TCP would split them into "
+        "several segments."
+    )
+
+
+def layer_explorer(message: str = "ПАЛИНДРОМ", layer: str = "Transport") -> Any:
+    """Pick a layer, see its description, protocols, Python modules and ``message`` there."""
+    import ipywidgets as widgets
+
+    picker = widgets.ToggleButtons(
+        options=[item.name for item in reversed(LAYERS)],
+        value=layer_named(layer).name,
+        description="Layer:",
+    )
+    card = widgets.HTML(value=layer_card(picker.value, message))
+
+    def show(change: dict) -> None:
+        card.value = layer_card(change["new"], message)
+
+    picker.observe(show, names="value")
+    return widgets.VBox([picker, card])
+
+
+def encapsulation_widget(message: str = "ПАЛИНДРОМ") -> Any:
+    """Type a message and watch every layer change: sizes, checksums, the coloured bytes."""
+    import ipywidgets as widgets
+
+    box = widgets.Text(
+        value=message,
+        description="Message:",
+        continuous_update=True,
+        layout=widgets.Layout(width="32em"),
+    )
+    sizes = widgets.HTML()
+    view = widgets.HTML()
+
+    def show(_change: dict | None = None) -> None:
+        problem = _too_long(box.value)
+        if problem:
+            sizes.value = f"<b>{html.escape(problem)}</b>"
+            view.value = ""
+            return
+        sizes.value = encapsulation_table(box.value)._repr_html_()
+        view.value = hexview(encapsulate(box.value).frame, title="Ethernet II frame")._repr_html_()
+
+    show()
+    box.observe(show, names="value")
+    return widgets.VBox([box, sizes, view])
+
+
+def layers_table() -> Table:
+    """The seven layers, top (application) first as they are usually drawn, as a Table."""
+    rows = [
+        (
+            layer.number,
+            layer.name,
+            layer.description,
+            ", ".join(layer.protocols),
+            ", ".join(layer.python),
+        )
+        for layer in reversed(LAYERS)
+    ]
+    # Folded, the three text columns keep the table about 110 characters wide
+    # instead of 236, so it fits a notebook page without a scroll bar.
+    return Table(
+        ["#", "layer", "what it does", "protocols", "Python"],
+        rows,
+        caption="The OSI model, as the source chapter describes it",
+        wrap=("what it does", "protocols", "Python"),
+        wrap_width=LAYERS_WRAP_WIDTH,
+    )
