@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from email.message import EmailMessage
 
 import pytest
+from smtp_checking import RawSMTP
 
 from helpers.run.registry import running_servers, stop_all
 from helpers.services.mailsink import MailSink, start_mail_sink
@@ -43,36 +44,6 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-class Raw:
-    """A raw-socket SMTP client for what smtplib will not send."""
-
-    def __init__(self, sink: MailSink, timeout: float = 2.0):
-        self.sock = socket.create_connection(sink.address, timeout=timeout)
-        self.file = self.sock.makefile("rb")
-        self.greeting = self.reply()
-
-    def reply(self) -> list[bytes]:
-        lines = []
-        while True:
-            line = self.file.readline()
-            if not line:
-                raise ConnectionError("closed")
-            lines.append(line.rstrip(b"\r\n"))
-            if line[3:4] != b"-":
-                return lines
-
-    def send(self, data: bytes) -> list[bytes]:
-        self.sock.sendall(data)
-        return self.reply()
-
-    def code(self, data: bytes) -> int:
-        return int(self.send(data)[-1][:3])
-
-    def close(self) -> None:
-        self.file.close()
-        self.sock.close()
-
-
 def send_ok(sink: MailSink) -> None:
     """A plain delivery that must still work after whatever a test did to the sink."""
     before = len(sink.messages)
@@ -93,7 +64,7 @@ def test_one_status_line_and_nothing_else_printed(capfd):
         with pytest.raises(smtplib.SMTPAuthenticationError):
             c.login("u", "wrong")
         c.login("u", "p")
-    raw = Raw(sink)
+    raw = RawSMTP(sink.address)
     raw.send(b"BOGUS\r\n")
     raw.send(b"DATA\r\n")
     raw.close()
@@ -141,7 +112,7 @@ def test_stop_frees_the_port_and_is_idempotent():
 
 def test_sessions_have_tcp_nodelay(sink):
     # Without it each multi-line reply (EHLO) waits about 40 ms for the client's delayed ACK.
-    raw = Raw(sink)
+    raw = RawSMTP(sink.address)
     assert raw.code(b"EHLO x\r\n") == 250
     [protocol] = sink._controller.sessions
     server_side = protocol.transport.get_extra_info("socket")
@@ -157,7 +128,7 @@ def test_starting_opens_no_session(sink):
 
 def test_stop_closes_open_sessions():
     sink = start_mail_sink("open")
-    raw = Raw(sink)
+    raw = RawSMTP(sink.address)
     raw.send(b"EHLO x\r\n")
     sink.stop()
     assert raw.file.readline() == b""  # the sink hung up instead of leaving the client hanging
@@ -285,7 +256,7 @@ def test_maildir_write_failing_halfway_answers_451_and_leaves_no_partial_file(
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(mailbox.Maildir, "_dump_message", disk_full)
-    raw = Raw(sink)
+    raw = RawSMTP(sink.address)
     raw.send(b"EHLO x\r\n")
     assert raw.code(b"MAIL FROM:<a@mail.ru>\r\n") == 250
     assert raw.code(b"RCPT TO:<rnd@onego.ru>\r\n") == 250
@@ -475,7 +446,7 @@ def test_without_tls_no_starttls_and_no_ca(sink):
 
 
 def test_malformed_commands_get_errors_and_the_sink_keeps_serving(sink):
-    raw = Raw(sink)
+    raw = RawSMTP(sink.address)
     assert raw.greeting == [b"220 mail.onego.ru ESMTP course mail sink"]
     assert raw.code(b"MAIL FROM:<a@mail.ru>\r\n") == 503  # before HELO
     assert raw.code(b"HELO\r\n") == 501
@@ -493,7 +464,7 @@ def test_malformed_commands_get_errors_and_the_sink_keeps_serving(sink):
 
 
 def test_bare_lf(sink):
-    raw = Raw(sink)
+    raw = RawSMTP(sink.address)
     assert raw.code(b"EHLO x\n") == 250  # commands: bare LF is tolerated
     assert raw.code(b"MAIL FROM:<a@mail.ru>\n") == 250
     assert raw.code(b"RCPT TO:<rnd@onego.ru>\n") == 250
@@ -529,7 +500,7 @@ def test_8bit_data_and_non_ascii_address(sink):
 
 
 def test_client_disconnecting_mid_data_stores_nothing(sink):
-    raw = Raw(sink)
+    raw = RawSMTP(sink.address)
     raw.send(b"EHLO x\r\n")
     raw.send(b"MAIL FROM:<a@mail.ru>\r\n")
     raw.send(b"RCPT TO:<rnd@onego.ru>\r\n")
@@ -575,7 +546,7 @@ def test_transcript_reads_the_same_everywhere(sink):
 def test_last_transcript_waits_for_the_close(sink):
     with pytest.raises(LookupError):
         sink.last_transcript()
-    raw = Raw(sink)
+    raw = RawSMTP(sink.address)
     with pytest.raises(TimeoutError, match="still open"):
         sink.last_transcript(timeout=0.1)
     raw.send(b"QUIT\r\n")

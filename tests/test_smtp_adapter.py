@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 from aiosmtpd.smtp import SMTP
+from smtp_checking import RawSMTP
 
 from helpers.run.listeners import open_listener
 from helpers.services import smtp_adapter
@@ -121,35 +122,6 @@ def serving(protocol: type[HookedSMTP] = Recorder, **smtp_kwargs: Any) -> Iterat
         controller.stop()
 
 
-class Raw:
-    """A raw-socket SMTP client: sends exactly the bytes given, reads whole replies."""
-
-    def __init__(self, port: int):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
-        self.file = self.sock.makefile("rb")
-        self.received: list[bytes] = []
-        self.greeting = self.reply()
-
-    def reply(self) -> list[bytes]:
-        lines = []
-        while True:
-            line = self.file.readline()
-            if not line:
-                raise ConnectionError("closed")
-            lines.append(line.rstrip(b"\r\n"))
-            if line[3:4] != b"-":
-                self.received += lines
-                return lines
-
-    def code(self, data: bytes) -> int:
-        self.sock.sendall(data)
-        return int(self.reply()[-1][:3])
-
-    def close(self) -> None:
-        self.file.close()
-        self.sock.close()
-
-
 def finished(protocol: HookedSMTP) -> Recorder:
     assert isinstance(protocol, Recorder)
     assert protocol.gone.wait(TIMEOUT), "the session was never closed"
@@ -210,7 +182,9 @@ def test_push_is_still_a_coroutine_taking_one_status():
 
 def test_smtp_reads_from_the_swapped_reader_and_every_reply_goes_through_push():
     with serving() as served:
-        raw = Raw(served.port)  # the greeting: the protocol has its reader
+        raw = RawSMTP(
+            ("127.0.0.1", served.port), TIMEOUT
+        )  # the greeting: the protocol has its reader
         [protocol] = served.protocols
         assert protocol._reader is protocol._line_reader, (
             CHANGED + "SMTP._reader is no longer the StreamReader given to "
@@ -228,7 +202,7 @@ def test_smtp_reads_from_the_swapped_reader_and_every_reply_goes_through_push():
 
 def test_commands_auth_responses_and_message_lines_reach_their_hooks():
     with serving(auth_require_tls=False, authenticator=authenticate) as served:
-        raw = Raw(served.port)
+        raw = RawSMTP(("127.0.0.1", served.port), TIMEOUT)
         raw.code(b"EHLO x\r\n")
         assert raw.code(b"AUTH LOGIN\r\n") == 334
         assert raw.code(b"dXNlcg==\r\n") == 334  # read with readline(), not readuntil()
@@ -259,7 +233,7 @@ def test_commands_auth_responses_and_message_lines_reach_their_hooks():
 
 def test_over_long_lines_reach_the_overrun_hooks_and_aiosmtpd_stays_in_step():
     with serving() as served:
-        raw = Raw(served.port)
+        raw = RawSMTP(("127.0.0.1", served.port), TIMEOUT)
         raw.code(b"HELO x\r\n")
         assert raw.code(b"X" * (3 * LIMIT) + b"\r\n") == 500
         assert raw.code(b"NOOP\r\n") == 250
@@ -283,7 +257,7 @@ def test_over_long_lines_reach_the_overrun_hooks_and_aiosmtpd_stays_in_step():
 
 def test_starttls_calls_connection_made_again_with_session_ssl():
     with serving(tls_context=mail_server_context()) as served:
-        raw = Raw(served.port)
+        raw = RawSMTP(("127.0.0.1", served.port), TIMEOUT)
         raw.code(b"EHLO x\r\n")
         assert raw.code(b"STARTTLS\r\n") == 220
         context = ssl.create_default_context(cadata=course_ca_pem())
@@ -310,7 +284,7 @@ def test_reply_line_rewrites_what_is_sent():
             return line[:4] + b"2.0.0 " + line[4:] if line.startswith(b"250 ") else line
 
     with serving(Enhanced) as served:
-        raw = Raw(served.port)
+        raw = RawSMTP(("127.0.0.1", served.port), TIMEOUT)
         raw.code(b"NOOP\r\n")
         raw.close()
         recorder = finished(served.protocols[0])
@@ -321,7 +295,7 @@ def test_reply_line_rewrites_what_is_sent():
 def test_a_closing_transport_swallows_the_reply():
     with serving() as served:
         served.handler.drop = True
-        raw = Raw(served.port)
+        raw = RawSMTP(("127.0.0.1", served.port), TIMEOUT)
         raw.code(b"HELO x\r\n")
         raw.code(b"MAIL FROM:<a@x.test>\r\n")
         raw.code(b"RCPT TO:<b@x.test>\r\n")
@@ -342,7 +316,7 @@ def test_ready_without_a_probe_and_stop_closes_sessions_loop_and_port(capfd):
         assert served.protocols == []  # nobody connected to check readiness
         assert isinstance(controller.loop, asyncio.SelectorEventLoop)
         [thread] = [t for t in threading.enumerate() if t.name == "helpers-server-t"]
-        raw = Raw(served.port)
+        raw = RawSMTP(("127.0.0.1", served.port), TIMEOUT)
         raw.code(b"HELO x\r\n")
         assert controller.sessions == served.protocols
         assert controller.stop()
