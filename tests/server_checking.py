@@ -20,7 +20,7 @@ import nbindex
 import helpers
 from helpers.run.registry import stop_all
 
-NOTEBOOK_02 = nbindex.NOTEBOOK_DIR / "02_tcp_sockets.ipynb"
+NOTEBOOK_02 = nbindex.NOTEBOOK_DIR / "02_the_chapters_pair.ipynb"
 
 
 @functools.cache

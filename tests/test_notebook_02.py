@@ -16,7 +16,7 @@ import pytest
 
 pytestmark = pytest.mark.notebook
 
-NOTEBOOK = nbindex.NOTEBOOK_DIR / "02_tcp_sockets.ipynb"
+NOTEBOOK = nbindex.NOTEBOOK_DIR / "02_the_chapters_pair.ipynb"
 REVERSE = 'conn.sendall(reverse_utf8(b"".join(chunks)))'
 UPPER = 'conn.sendall(b"".join(chunks).decode("utf-8").upper().encode("utf-8"))'
 

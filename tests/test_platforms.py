@@ -136,15 +136,15 @@ def test_without_af_unix_the_notebook_cells_print_a_note(monkeypatch):
     monkeypatch.setattr(helpers, "UNIX_SOCKETS", False, raising=False)
     out = run_cells(
         {"socket": socket, "helpers": helpers},
-        cell_source("01_osi_layers.ipynb", 'if hasattr(socket, "AF_UNIX")'),
-        cell_source("02_tcp_sockets.ipynb", "helpers.serve_unix("),
+        cell_source("01_osi_and_sockets.ipynb", 'if hasattr(socket, "AF_UNIX")'),
+        cell_source("03_tcp_streams.ipynb", "helpers.serve_unix("),
     )
     assert out == (
         "This Python has no socket.AF_UNIX (Windows), so there is no path demo here.\n"
         "This Python has no socket.AF_UNIX (Windows): the TCP pair above is the one to use.\n"
     )
     shown = eval(
-        cell_source("02_tcp_sockets.ipynb", "unix_server.events if"),  # noqa: S307
+        cell_source("03_tcp_streams.ipynb", "unix_server.events if"),  # noqa: S307
         {"helpers": helpers},
     )
     assert shown == "no AF_UNIX on this platform"
@@ -303,7 +303,7 @@ def _windows_short_read(monkeypatch) -> None:
     monkeypatch.setattr(socket.socket, "recvfrom", recvfrom)
 
 
-def test_notebook_03_short_reads_degrade_on_windows(monkeypatch):
+def test_notebook_05_short_reads_degrade_on_windows(monkeypatch):
     _windows_short_read(monkeypatch)
     monkeypatch.setattr(
         socket.socket,
@@ -312,26 +312,26 @@ def test_notebook_03_short_reads_degrade_on_windows(monkeypatch):
     )
     out = run_cells(
         {"socket": socket},
-        cell_source("03_udp.ipynb", "MAX_UDP_PAYLOAD = "),
-        cell_source("03_udp.ipynb", "def udp_pair()"),
-        cell_source("03_udp.ipynb", 'print("recv(10):"'),
-        cell_source("03_udp.ipynb", 'hasattr(receiver, "recvmsg")'),
+        cell_source("05_udp.ipynb", "MAX_UDP_PAYLOAD = "),
+        cell_source("05_udp.ipynb", "def udp_pair()"),
+        cell_source("05_udp.ipynb", 'print("recv(10):"'),
+        cell_source("05_udp.ipynb", 'hasattr(receiver, "recvmsg")'),
     )
     assert "OSError: [Errno 10040] A message sent on a datagram socket was larger" in out
     assert "recv(100): b'next'\n" in out
     assert out.endswith("no recvmsg on this platform\n")
 
 
-def test_notebook_03_no_reply_reads_as_connection_reset_on_windows(monkeypatch):
+def test_notebook_05_no_reply_reads_as_connection_reset_on_windows(monkeypatch):
     def recvfrom(self, bufsize, flags=0):
         raise ConnectionResetError(10054, "An existing connection was forcibly closed")
 
     monkeypatch.setattr(socket.socket, "recvfrom", recvfrom)
-    out = run_cells({"socket": socket}, cell_source("03_udp.ipynb", "anyone there?"))
+    out = run_cells({"socket": socket}, cell_source("05_udp.ipynb", "anyone there?"))
     assert out.endswith("ConnectionResetError: no reply within 0.2 s\n")
 
 
-def test_notebook_03_flood_survives_macos_enobufs(monkeypatch):
+def test_notebook_05_flood_survives_macos_enobufs(monkeypatch):
     real_sendto = socket.socket.sendto
     calls = []
 
@@ -343,7 +343,7 @@ def test_notebook_03_flood_survives_macos_enobufs(monkeypatch):
 
     monkeypatch.setattr(socket.socket, "sendto", sendto)
     namespace: dict[str, Any] = {"socket": socket}
-    out = run_cells(namespace, cell_source("03_udp.ipynb", "for _ in range(1000):"))
+    out = run_cells(namespace, cell_source("05_udp.ipynb", "for _ in range(1000):"))
     assert len(calls) == 1000
     assert 0 < namespace["arrived"] <= 667
     assert out.endswith("were dropped without a word\n")

@@ -52,7 +52,7 @@ def problems(nb: nbformat.NotebookNode, check: str, name: str = LESSON.filename)
 
 def test_navigation_links_the_neighbours_in_the_list() -> None:
     bar = nbindex.nav_source(LESSON)
-    assert "(01_osi_layers.ipynb)" in bar and "(03_udp.ipynb)" in bar
+    assert "(01_osi_and_sockets.ipynb)" in bar and "(03_tcp_streams.ipynb)" in bar
     assert "(00_start_here.ipynb#Contents)" in bar
     assert "Previous" not in nbindex.nav_source(nbindex.NOTEBOOKS[0])
     assert "&rarr;" not in nbindex.nav_source(nbindex.NOTEBOOKS[-1])

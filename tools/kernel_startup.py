@@ -10,14 +10,18 @@ audit hooks, in the same order, wherever it runs:
   (``nbexec.ipython_dir()``).
 
 Stored outputs are thus made under the rules the tests later compare them
-under. The kernel runs this file before its first cell. It does two things, in
+under. The kernel runs this file before its first cell. It does three things, in
 this order:
 
-1. installs the course guard's audit hook (switched off until a notebook calls
-   ``helpers.enable_guard()``), so that the guard always runs first and raises
-   before this file's hook sees anything: a notebook showing the guard refusing
+1. wraps the socket methods that resolve a host name in C before their audit
+   event (connect, connect_ex, bind, sendto, sendmsg) with its own check, so a
+   name outside loopback is blocked before any look-up;
+2. installs the course guard's audit hook and socket wrappers (switched off
+   until a notebook calls ``helpers.enable_guard()``); the guard's wrappers go
+   around this file's, so the guard always runs first and raises before this
+   file's checks see anything: a notebook showing the guard refusing
    www.onego.ru is not a violation;
-2. adds its own ``sys.addaudithook`` hook, written independently of
+3. adds its own ``sys.addaudithook`` hook, written independently of
    helpers.run.guard, that blocks (PermissionError) every socket operation or
    name look-up whose address or name is outside loopback, and records each
    one as a JSON line in the file named by COURSE_NETAUDIT_LOG. The tests set
@@ -54,22 +58,9 @@ def _install_netaudit() -> None:
         finally:
             os.close(fd)
 
-    try:
-        import importlib.util
-
-        if importlib.util.find_spec("helpers.run.guard") is not None:
-            from helpers.run.guard import install_guard_hook
-
-            install_guard_hook()
-    except Exception as exc:  # noqa: BLE001 - reported through the record, which fails the tests
-        problem = f"guard hook not installed first: {exc!r}"
-        if log_path:
-            record({"event": "startup", "target": problem})
-        else:
-            print(f"kernel start-up: {problem}", file=sys.stderr)
-
     own_name = socket.gethostname().lower().rstrip(".")
-    names = {"localhost", own_name} - {""}
+    names = {"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback", own_name}
+    names -= {""}
     unix = getattr(socket, "AF_UNIX", None)
     inet = {socket.AF_INET, socket.AF_INET6}
 
@@ -83,10 +74,12 @@ def _install_netaudit() -> None:
                 return False
         if not isinstance(host, str):
             return False
-        text = host.strip().lower().rstrip(".")
+        text = host.strip().lower()
         if text in names:
             return True
-        text = text.removeprefix("[").removesuffix("]").split("%", 1)[0]
+        # No split at "%": "127.0.0.1%x" is no address but a name the C call would
+        # hand to the resolver. (ipaddress itself reads an IPv6 scope, "::1%lo".)
+        text = text.removeprefix("[").removesuffix("]")
         try:
             address = ipaddress.ip_address(text)
         except ValueError:
@@ -119,13 +112,9 @@ def _install_netaudit() -> None:
         "socket.getnameinfo": lambda a: loopback(a[0][0] if isinstance(a[0], tuple) else a[0]),
     }
 
-    def hook(event: str, args: tuple) -> None:
-        check = checks.get(event)
-        if check is None or check(args):
-            return
-        target = args[1] if event in on_sockets else args[0]
+    def block(event: str, target: object) -> None:
         stack = traceback.StackSummary.extract(
-            traceback.walk_stack(sys._getframe(1)), limit=6, lookup_lines=False
+            traceback.walk_stack(sys._getframe(2)), limit=6, lookup_lines=False
         )
         record(
             {
@@ -135,6 +124,52 @@ def _install_netaudit() -> None:
             }
         )
         raise PermissionError(f"kernel start-up: {event} {target!r} is outside loopback")
+
+    # CPython resolves a host name inside these calls, in C, before their audit
+    # event: checked here first, or a name would reach the system resolver
+    # before the hook below could object. Wrapped before the guard is installed,
+    # so that the guard's own wrappers run first, as its audit hook does.
+    def wrap(name: str, position: int | None) -> None:
+        original = getattr(socket.socket, name)
+
+        def checked(self: socket.socket, *args: object) -> object:
+            index = len(args) - 1 if position is None else position
+            if 0 <= index < len(args) and not address_ok(self, args[index]):
+                block(f"socket.{name} (before the C call)", args[index])
+            return original(self, *args)
+
+        checked.__name__ = checked.__qualname__ = name
+        setattr(socket.socket, name, checked)
+
+    for method, position in (
+        ("connect", 0),
+        ("connect_ex", 0),
+        ("bind", 0),
+        ("sendto", None),
+        ("sendmsg", 3),
+    ):
+        if hasattr(socket.socket, method):
+            wrap(method, position)
+
+    try:
+        import importlib.util
+
+        if importlib.util.find_spec("helpers.run.guard") is not None:
+            from helpers.run.guard import install_guard_hook
+
+            install_guard_hook()
+    except Exception as exc:  # noqa: BLE001 - reported through the record, which fails the tests
+        problem = f"guard hook not installed first: {exc!r}"
+        if log_path:
+            record({"event": "startup", "target": problem})
+        else:
+            print(f"kernel start-up: {problem}", file=sys.stderr)
+
+    def hook(event: str, args: tuple) -> None:
+        check = checks.get(event)
+        if check is None or check(args):
+            return
+        block(event, args[1] if event in on_sockets else args[0])
 
     sys.addaudithook(hook)
 

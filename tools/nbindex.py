@@ -45,34 +45,58 @@ NOTEBOOKS: tuple[Entry, ...] = (
         "how the course works, the offline promise, an environment check, and these contents.",
     ),
     Entry(
-        "01_osi_layers",
+        "01_osi_and_sockets",
         "OSI layers and sockets",
-        "the seven layers, where sockets sit, socket domains and types, and one message "
-        "wrapped layer by layer into a frame.",
+        "the seven layers, where sockets sit, socket domains and types, and the module's "
+        "constants.",
     ),
     Entry(
-        "02_tcp_sockets",
-        "TCP client and server",
-        "the chapter's reverse server and client in Python 3: bytes and encodings, framing, "
-        "timeouts and errors, many clients at once.",
+        "02_the_chapters_pair",
+        "The chapter's pair",
+        "the chapter's reverse server and client in Python 3: what changed since Python 2, "
+        "bytes and encodings, and a widget that talks to the server.",
     ),
     Entry(
-        "03_udp",
+        "03_tcp_streams",
+        "TCP streams",
+        "a stream, not messages: send and sendall, framing by a delimiter and by a length "
+        "prefix, the errors a client meets, the exchange as a picture, and AF_UNIX.",
+    ),
+    Entry(
+        "04_many_clients",
+        "Many clients",
+        "one server, many clients: five designs, from the chapter's loop to asyncio, "
+        "compared by one checker with 20 clients at once.",
+    ),
+    Entry(
+        "05_udp",
         "UDP",
         "datagrams keep their boundaries and can be lost: a UDP reverse server and a ping "
         "client with timeouts and round-trip times.",
     ),
     Entry(
-        "04_dns_and_services",
+        "06_on_the_wire",
+        "On the wire",
+        "one message wrapped layer by layer into a TCP segment, an IPv4 packet and an "
+        "Ethernet frame, with every length and checksum computed by hand.",
+    ),
+    Entry(
+        "07_dns_and_services",
         "DNS and services",
         "host names, addresses and service ports; the course's own name server; a DNS query "
         "built and parsed by hand.",
     ),
     Entry(
-        "05_smtp",
-        "SMTP",
-        "the chapter's letter sent to a local mail sink: the SMTP dialogue, encodings, ESMTP "
-        "extensions, errors on purpose, STARTTLS and AUTH.",
+        "08_smtp_the_letter",
+        "SMTP: the letter",
+        "the chapter's letter sent to a local mail sink: smtplib, the letter's bytes and "
+        "charsets, EmailMessage, and a mailbox to look into.",
+    ),
+    Entry(
+        "09_smtp_by_hand",
+        "SMTP by hand",
+        "the SMTP dialogue typed over a socket: ESMTP extensions, errors on purpose, MX "
+        "records, STARTTLS and AUTH.",
     ),
 )
 

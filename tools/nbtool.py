@@ -61,7 +61,8 @@ def _resolve(names: list[str]) -> list[Path]:
     for name in names:
         path = Path(name)
         if not path.is_file():
-            # "02", "02_tcp_sockets" or "notebooks/02_tcp_sockets.ipynb" all name one notebook
+            # "02", "02_the_chapters_pair" or "notebooks/02_the_chapters_pair.ipynb"
+            # all name one notebook
             matches = sorted(nbindex.NOTEBOOK_DIR.glob(f"{path.stem}*.ipynb"))
             if len(matches) != 1:
                 found = [m.name for m in matches]

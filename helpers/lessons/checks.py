@@ -25,6 +25,7 @@ from __future__ import annotations
 import html
 import operator
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -125,21 +126,54 @@ def _describe(solution: Callable[..., Any], case: Case) -> str:
     return f"case {case.label!r}: {call}" if case.label else f"case {call}"
 
 
+REARM = 0.05  # seconds between alarms once the limit has passed
+
+
 def _run_in_main_thread(work: Callable[[], Any], limit: float) -> Any:
-    """Interrupt ``work`` after ``limit`` seconds with SIGALRM, keeping any outer timer."""
+    """Interrupt ``work`` after ``limit`` seconds with SIGALRM, keeping any outer timer.
+
+    A solution may loop around ``try: ... except: pass``, which swallows the
+    alarm's exception. So the alarm also switches on a trace function for the
+    solution's frames that raises again at the next line, which is the handler's
+    own ``pass``: an exception raised inside an ``except`` clause leaves the
+    loop. The alarm repeats every ``REARM`` seconds until the work gives up, and
+    work that swallowed an alarm and returned anyway still counts as out of time.
+    """
+    fired = done = False
+    previous_trace = sys.gettrace()
+
+    def raise_again(frame: Any, event: str, arg: Any) -> Any:
+        if done:
+            return None
+        if event == "line":
+            raise _TimeLimit
+        return raise_again
 
     def on_alarm(signum: int, frame: Any) -> None:
+        nonlocal fired
+        if done:
+            return
+        fired = True
+        sys.settrace(raise_again)
+        while frame is not None and frame.f_code is not _run_in_main_thread.__code__:
+            frame.f_trace, frame.f_trace_lines = raise_again, True
+            frame = frame.f_back
         raise _TimeLimit
 
     outer_delay, outer_interval = signal.getitimer(signal.ITIMER_REAL)
     previous = signal.signal(signal.SIGALRM, on_alarm)
     started = time.monotonic()
-    signal.setitimer(signal.ITIMER_REAL, limit)
+    signal.setitimer(signal.ITIMER_REAL, limit, REARM)
     try:
-        return work()
+        value = work()
+        if fired:
+            raise _TimeLimit
+        return value
     finally:
+        done = True  # from here on an alarm or a trace event does nothing
         try:
             signal.setitimer(signal.ITIMER_REAL, 0)
+            sys.settrace(previous_trace)
         finally:  # even if the alarm fired just as the work ended
             signal.signal(signal.SIGALRM, previous)
             if outer_delay:
@@ -194,6 +228,30 @@ def _same(exercise: Exercise, got: Any, expected: Any) -> bool:
         return False
 
 
+def _judge(
+    exercise: Exercise,
+    solution: Callable[..., Any],
+    case: Case,
+    run: Callable[[Callable[..., Any], Case], Any],
+) -> CheckResult | None:
+    """Run one case and judge it: None when it passes, else what the student sees."""
+    where = _describe(solution, case)
+    try:
+        got = run(solution, case)
+    except NotImplementedError:
+        return CheckResult(exercise, "not solved", hint=exercise.first_hint)
+    except SystemExit as error:  # sys.exit() in a solution must not end the check (or kernel)
+        details = [where, f"called sys.exit({error.code!r}); a function returns its answer"]
+        return CheckResult(exercise, "error", details, exercise.first_hint, case)
+    except Exception as error:
+        details = [where, f"raised {type(error).__name__}: {error}"]
+        return CheckResult(exercise, "error", details, _hint_for(exercise, case, error), case)
+    if not _same(exercise, got, case.expected):
+        details = [where, f"expected: {_shown(case.expected)}", f"got:      {_shown(got)}"]
+        return CheckResult(exercise, "failed", details, _hint_for(exercise, case, got), case)
+    return None
+
+
 def check(exercise: Exercise, solution: Callable[..., Any]) -> CheckResult:
     """Run ``solution`` against every case of ``exercise``; never raises.
 
@@ -212,13 +270,17 @@ def check(exercise: Exercise, solution: Callable[..., Any]) -> CheckResult:
     run = exercise.call or (lambda function, case: function(*case.args))
     threaded = not _can_alarm()
     for case in cases:
-        where = _describe(solution, case)
         try:
-            got = _run_limited(lambda c=case: run(solution, c), exercise.time_limit)
-        except NotImplementedError:
-            return CheckResult(exercise, "not solved", hint=exercise.first_hint)
+            # Judging runs inside the limit too: the value a solution returns may
+            # compare or print itself forever (an __eq__ or __repr__ of its own).
+            verdict = _run_limited(
+                lambda c=case: _judge(exercise, solution, c, run), exercise.time_limit
+            )
         except _TimeLimit:
-            details = [where, f"still running after {exercise.time_limit} s, so it was stopped."]
+            details = [
+                _describe(solution, case),
+                f"still running after {exercise.time_limit} s, so it was stopped.",
+            ]
             if threaded:
                 details.append(
                     "It could only be abandoned, not stopped, and may still be running: "
@@ -231,11 +293,13 @@ def check(exercise: Exercise, solution: Callable[..., Any]) -> CheckResult:
                 "Look for a loop whose condition never becomes false.",
                 case,
             )
-        except Exception as error:
-            details = [where, f"raised {type(error).__name__}: {error}"]
-            return CheckResult(exercise, "error", details, _hint_for(exercise, case, error), case)
-        if not _same(exercise, got, case.expected):
-            details = [where, f"expected: {_shown(case.expected)}", f"got:      {_shown(got)}"]
-            return CheckResult(exercise, "failed", details, _hint_for(exercise, case, got), case)
+        except Exception as error:  # the answer's own __repr__ or __eq__ failed
+            details = [
+                _describe(solution, case),
+                f"its answer could not be compared or shown: {type(error).__name__}: {error}",
+            ]
+            return CheckResult(exercise, "error", details, exercise.first_hint, case)
+        if verdict is not None:
+            return verdict
     summary = "the case gives" if len(cases) == 1 else f"all {len(cases)} cases give"
     return CheckResult(exercise, "passed", [f"{summary} the expected answer."])

@@ -34,7 +34,7 @@ __all__ = ["doctor"]
 # (port, protocol, who uses it). Helper modules append their own default ports.
 COURSE_PORTS: list[tuple[int, str, str]] = [
     (33333, "tcp", "the reverse server (02)"),
-    (33333, "udp", "the UDP reverse server (03)"),
+    (33333, "udp", "the UDP reverse server (05)"),
 ]
 MIN_PYTHON = (3, 11)
 REQUIREMENTS = Path(__file__).resolve().parents[2] / "requirements.txt"

@@ -1,336 +1,398 @@
-"""Notebook 03's exercises: ping statistics, and a UDP request with a timeout and retries.
+"""Notebook 03's exercises, checked by ``helpers.check`` against live local servers.
 
-    def ping_summary(rtts):
-        raise NotImplementedError
-    helpers.check(PING_SUMMARY, ping_summary)
-    # -> not solved yet: Ping statistics
-    # -> Hint: ...
+1. ``recv_exactly(sock, n)``: read exactly n bytes from a stream that delivers
+   them in pieces (a server sends pauses between them), no more, and raise
+   EOFError if the peer closes first.
+2. ``reverse_prefixed(address, text)``: a client of a length-prefixed reverse
+   server (4-byte big-endian length, then the UTF-8 bytes; the reply comes back
+   framed the same way, and the connection stays open).
+3. ``fixed_reverse_server(listener)``: the reverse server with ``send`` where it
+   needs ``sendall``. The check runs the student's server on a listener with a
+   small send buffer and asks for a long reply, so ``send`` really does return
+   short and a send-only server really fails.
 
-The request exercise runs the student's client against a lossy reverse server
-of its own, started on a free port the first time the check runs. That server
-drops the first copies of some requests (how many is fixed per request, so the
-check is the same on every run) and answers every dropped copy LATE_REPLY
-seconds later all the same: a client that never set a timeout then comes back
-late instead of hanging, and its hint can say so.
+The servers these checks talk to are started on first use (on free ports,
+without a status line: they are the checker's, not the lesson's).
 """
 
 from __future__ import annotations
 
-import math
 import socket
-import threading
+import struct
 import time
-from collections import Counter
-from dataclasses import dataclass
 from typing import Any
 
 from helpers.lessons.checks import Case, Exercise, Mistake
-from helpers.run.servers import BackgroundServer, serve_datagrams
-from helpers.wire.text import reverse_utf8
-from helpers.wire.udp import ping_stats
+from helpers.run.servers import BackgroundServer, serve, serve_each
+from helpers.wire.framing import FramingError, PrefixedDecoder, frame_prefixed
+from helpers.wire.text import reverse_text, reverse_utf8
 
-__all__ = ["PING_SUMMARY", "UDP_REQUEST", "RequestOutcome"]
+__all__ = ["EXERCISES", "PREFIXED_CLIENT", "RECV_EXACTLY", "SENDALL_SERVER"]
 
-# ---- 1. ping statistics ----
-
-# Round trips in milliseconds that are exact in binary, so any correct way of
-# averaging gives exactly the expected value.
-_PING_SAMPLES = [
-    ("one ping of four lost", [12.0, None, 8.0, 10.0]),
-    ("nothing lost", [0.5, 0.25, 0.75]),
-    ("a single ping", [3.0]),
-    ("the first and the last lost", [None, 2.0, 4.0, None, 6.0]),
-    ("every ping lost", [None, None, None, None]),
-]
+WORD = "ПАЛИНДРОМ"
+_servers: dict[str, BackgroundServer] = {}
 
 
-def _summary(rtts: list[float | None]) -> tuple[float | None, float | None, float | None, float]:
-    stats = ping_stats(rtts)
-    return (stats.min, stats.avg, stats.max, stats.loss_percent)
+def _ensure(name: str, handler: Any) -> BackgroundServer:
+    """The checker's own server ``name``, started silently if it is not running."""
+    server = _servers.get(name)
+    if server is None or not server.running:
+        server = serve_each(name, handler, port=0, quiet=True)
+        _servers[name] = server
+    return server
 
 
-def _same_summary(got: Any, expected: tuple[Any, ...]) -> bool:
-    if not isinstance(got, tuple | list) or len(got) != len(expected):
-        return False
-    for value, want in zip(got, expected, strict=True):
-        if want is None:
-            if value is not None:
-                return False
-        elif isinstance(value, bool) or not isinstance(value, int | float):
-            return False
-        elif not math.isclose(value, want, rel_tol=1e-9, abs_tol=1e-12):
-            return False
-    return True
+class _Placeholder:
+    """An argument shown by name in the check's report ("sock", "listener")."""
+
+    def __init__(self, shown: str, value: Any):
+        self.shown = shown
+        self.value = value
+
+    def __repr__(self) -> str:
+        return self.shown
 
 
-def _received(case: Case) -> list[float]:
-    return [rtt for rtt in case.args[0] if rtt is not None]
+# --- 1. recv_exactly ---------------------------------------------------------
+
+_PAL = WORD.encode("utf-8")
+# script name -> pieces the server sends, each followed by a short pause
+_SCRIPTS: dict[str, list[bytes]] = {
+    "pieces": [_PAL[:3], _PAL[3:8], _PAL[8:]],
+    "two messages": [_PAL + b"TCP!"],
+    "short": [_PAL[:10]],
+    "nothing": [],
+}
+_PAUSE = 0.03
 
 
-def _loss_is(case: Case, got: Any, wrong: float) -> bool:
-    right = case.expected[3]
-    return not math.isclose(wrong, right) and math.isclose(got[3], wrong)
+def _play(conn: socket.socket, _addr: Any) -> None:
+    """Send the pieces of the script the client names, then wait for it to hang up.
+
+    The "short" script closes right after its pieces: the client then meets the
+    end of the stream before it has all the bytes it wants.
+    """
+    conn.settimeout(2.0)
+    request = b""
+    while not request.endswith(b"\n"):
+        chunk = conn.recv(64)
+        if not chunk:
+            return
+        request += chunk
+    script = request.strip().decode("ascii", errors="replace")
+    for piece in _SCRIPTS.get(script, []):
+        conn.sendall(piece)
+        time.sleep(_PAUSE)
+    if script != "short":
+        while conn.recv(1024):  # until the client closes
+            pass
 
 
-def _loss_over_received(case: Case, got: Any) -> bool:
-    received = len(_received(case))
-    lost = len(case.args[0]) - received
-    return received > 0 and _loss_is(case, got, 100 * lost / received)
+def _call_recv_exactly(solution: Any, case: Case) -> Any:
+    sock_arg, n = case.args
+    server = _ensure("exercise-03-pieces", _play)
+    with socket.create_connection(server.address, timeout=1.0) as sock:
+        sock.sendall(sock_arg.value.encode("ascii") + b"\n")
+        try:
+            return solution(sock, n)
+        except EOFError:
+            return "EOFError raised"
 
 
-def _loss_as_fraction(case: Case, got: Any) -> bool:
-    return _loss_is(case, got, case.expected[3] / 100)
+def _recv_cases() -> list[Case]:
+    return [
+        Case((_Placeholder("sock", "pieces"), 18), _PAL, "18 bytes arriving in 3 pieces"),
+        Case(
+            (_Placeholder("sock", "two messages"), 18), _PAL, "18 bytes followed at once by 4 more"
+        ),
+        Case(
+            (_Placeholder("sock", "short"), 18),
+            "EOFError raised",
+            "the peer closes after 10 of 18 bytes",
+        ),
+        Case((_Placeholder("sock", "nothing"), 0), b"", "zero bytes"),
+    ]
 
 
-def _received_share(case: Case, got: Any) -> bool:
-    return _loss_is(case, got, 100 - case.expected[3])
+def _shorter(case: Case, got: Any) -> bool:
+    return (
+        isinstance(got, bytes)
+        and isinstance(case.expected, bytes)
+        and len(got) < len(case.expected)
+    )
 
 
-def _lost_counted_as_zero(case: Case, got: Any) -> bool:
-    rtts = case.args[0]
-    received = _received(case)
-    if len(received) in (0, len(rtts)):
-        return False
-    return math.isclose(got[0], 0.0) or math.isclose(got[1], sum(received) / len(rtts))
+def _longer(case: Case, got: Any) -> bool:
+    return (
+        isinstance(got, bytes)
+        and isinstance(case.expected, bytes)
+        and len(got) > len(case.expected)
+    )
 
 
-def _nothing_received_crash(case: Case, got: Any) -> bool:
-    return isinstance(got, ValueError | ZeroDivisionError) and not _received(case)
+def _partial_at_end(case: Case, got: Any) -> bool:
+    return case.expected == "EOFError raised" and isinstance(got, bytes)
 
 
-def _times_for_nothing(case: Case, got: Any) -> bool:
-    return not _received(case) and any(value is not None for value in got[:3])
-
-
-PING_SUMMARY = Exercise(
-    key="03.ping_summary",
-    title="Ping statistics",
-    cases=[Case((rtts,), _summary(rtts), label) for label, rtts in _PING_SAMPLES],
-    compare=_same_summary,
+RECV_EXACTLY = Exercise(
+    key="03.recv_exactly",
+    title="Read exactly n bytes: recv_exactly(sock, n)",
+    cases=_recv_cases,
+    call=_call_recv_exactly,
     first_hint=(
-        "Separate first: the pings that came back (numbers) and the lost ones (None). "
-        "The three times are over the pings that came back; the loss is over every "
-        "ping sent."
+        "recv(k) returns whatever has arrived, between 1 and k bytes. Loop: while you "
+        "have fewer than n bytes, call sock.recv(n - len(data)) and append; if recv "
+        "returns b'', the peer has closed: raise EOFError."
     ),
     mistakes=[
         Mistake(
-            "A lost ping is None, and None cannot be compared or added: take min, sum "
-            "and max over the answered pings only, [t for t in rtts if t is not None].",
+            "Return bytes (keep what recv gives you; do not decode it).",
+            lambda case, got: isinstance(got, str) and got != "EOFError raised",
+        ),
+        Mistake(
+            "One recv() is not enough: it returns only what has arrived so far. Keep "
+            "calling recv until you have n bytes.",
+            _shorter,
+        ),
+        Mistake(
+            "Ask recv for at most n - len(data) bytes: asking for more takes bytes "
+            "that belong to the next message.",
+            _longer,
+        ),
+        Mistake(
+            "recv returned b'' (the peer closed) before n bytes arrived: raise "
+            "EOFError instead of returning what you have.",
+            _partial_at_end,
+        ),
+    ],
+)
+
+
+# --- 2. a length-prefixed client -------------------------------------------
+
+_PREFIX_LIMIT = 1 << 20
+
+
+def _reverse_prefixed(conn: socket.socket, _addr: Any) -> None:
+    """Framed requests in, framed reversed replies out, until the client closes.
+
+    A bad prefix is answered with a framed "ERROR: ..." that shows the four
+    bytes received, so the check can tell which mistake made them. A long reply
+    goes out in two parts with a pause: one recv() cannot take it all.
+    """
+    # Longer than any check's time limit: a client that waits for the server
+    # to close must meet the time limit, not a close that lets it pass.
+    conn.settimeout(30.0)
+    decoder = PrefixedDecoder(max_size=_PREFIX_LIMIT)
+    while chunk := conn.recv(65536):
+        try:
+            messages = decoder.feed(chunk)
+            while messages:
+                for message in messages:
+                    _send_slowly(conn, frame_prefixed(reverse_utf8(message)))
+                messages = decoder.feed(b"")  # raises for a bad prefix after them
+        except FramingError:
+            prefix = decoder.pending[:4]
+            conn.sendall(
+                frame_prefixed(
+                    f"ERROR: the prefix {prefix!r} announces {int.from_bytes(prefix, 'big')} "
+                    f"bytes".encode()
+                )
+            )
+            return
+
+
+def _send_slowly(conn: socket.socket, reply: bytes) -> None:
+    half = len(reply) // 2 if len(reply) > 4096 else len(reply)
+    conn.sendall(reply[:half])
+    if half < len(reply):
+        time.sleep(0.05)
+        conn.sendall(reply[half:])
+
+
+_TEXTS = [
+    ("Cyrillic", WORD),
+    ("Latin", "hello"),
+    ("empty", ""),
+    ("about 114 kB", "ПАЛИНДРОМ " * 6000),
+]
+
+
+def _prefixed_cases() -> list[Case]:
+    server = _ensure("exercise-03-prefixed", _reverse_prefixed)
+    return [Case((server.address, text), reverse_text(text), label) for label, text in _TEXTS]
+
+
+def _little_endian(case: Case, got: Any) -> bool:
+    length = len(case.args[1].encode("utf-8"))
+    return isinstance(got, str) and repr(struct.pack("<I", length)) in got
+
+
+def _no_prefix(case: Case, got: Any) -> bool:
+    return (
+        isinstance(got, str)
+        and got.startswith("ERROR")
+        and repr(case.args[1].encode("utf-8")[:4]) in got
+    )
+
+
+def _counted_characters(case: Case, got: Any) -> bool:
+    text = case.args[1]
+    cut = text.encode("utf-8")[: len(text)]
+    return len(text) != len(text.encode()) and got == reverse_utf8(cut).decode()
+
+
+def _partial_reply(case: Case, got: Any) -> bool:
+    return (
+        isinstance(got, str)
+        and len(got) < len(case.expected)
+        and case.expected.startswith(got.rstrip("\ufffd"))
+    )
+
+
+def _kept_prefix(case: Case, got: Any) -> bool:
+    return isinstance(got, str) and got.startswith("\x00")
+
+
+PREFIXED_CLIENT = Exercise(
+    key="03.prefixed_client",
+    title="A client that frames with a length prefix: reverse_prefixed(address, text)",
+    cases=_prefixed_cases,
+    first_hint=(
+        "Send struct.pack('!I', len(data)) + data, where data is the text's UTF-8 bytes. "
+        "The reply starts with such a prefix too: read its 4 bytes, then exactly as many "
+        "bytes as they announce (your recv_exactly), and decode them. The server keeps the "
+        "connection open, so reading until it closes would wait forever."
+    ),
+    mistakes=[
+        Mistake(
+            "Decode the reply: return str, not bytes.",
+            lambda case, got: isinstance(got, bytes) and len(got) == len(case.expected.encode()),
+        ),
+        Mistake(
+            "The prefix is in network byte order (big-endian): struct.pack('!I', n). "
+            "'<I' (or 'I' on most machines) puts the bytes the other way round.",
+            _little_endian,
+        ),
+        Mistake(
+            "Send the length first: 4 bytes, struct.pack('!I', len(data)), then the "
+            "data. Without it the server reads your first 4 bytes as a length.",
+            _no_prefix,
+        ),
+        Mistake(
+            "The prefix counts bytes, not characters: use len(text.encode('utf-8')). "
+            "Cyrillic letters take 2 bytes each in UTF-8.",
+            _counted_characters,
+        ),
+        Mistake("Leave the 4 prefix bytes out of the text you return.", _kept_prefix),
+        Mistake(
+            "One recv() got only part of the reply: read exactly the number of bytes "
+            "the prefix announces (loop, as in recv_exactly).",
+            _partial_reply,
+        ),
+        Mistake(
+            "sendall takes bytes: encode the text first, text.encode('utf-8').",
             lambda case, got: isinstance(got, TypeError),
         ),
-        Mistake(
-            "When no ping came back there is no round trip to take the min, average or "
-            "max of: return (None, None, None, 100.0) instead of calling min() on an "
-            "empty list or dividing by zero.",
-            _nothing_received_crash,
-        ),
-        Mistake(
-            "Return a tuple of four values: (minimum, average, maximum, loss_percent).",
-            lambda case, got: not isinstance(got, tuple | list) or len(got) != 4,
-        ),
-        Mistake(
-            "When no ping came back, the three times are None: there is no round trip.",
-            _times_for_nothing,
-        ),
-        Mistake(
-            "A lost ping has no round-trip time; it is not 0 ms. Leave it out of the "
-            "minimum and divide the sum by the number of pings that came back.",
-            _lost_counted_as_zero,
-        ),
-        Mistake(
-            "Loss is a share of the pings SENT (len(rtts), None entries included), not "
-            "of the pings received.",
-            _loss_over_received,
-        ),
-        Mistake(
-            "The loss is in percent: multiply the share by 100 (one of four lost is "
-            "25.0, not 0.25).",
-            _loss_as_fraction,
-        ),
-        Mistake(
-            "That is the share of pings that came back; the loss is the share that did not.",
-            _received_share,
-        ),
     ],
+    time_limit=3.0,
 )
 
 
-# ---- 2. a UDP request with a timeout and retries ----
+# --- 3. send vs sendall ----------------------------------------------------
 
-TIMEOUT = 0.1  # seconds per attempt, given to the student's function
-LATE_REPLY = 1.0  # a dropped copy is answered this late: longer than any case's budget
-_SLACK = 0.3  # what a busy machine may add to a case's timeouts before a client is "late"
-
-
-@dataclass(frozen=True)
-class RequestOutcome:
-    """What the check saw: what the client returned (or raised), how many copies it sent.
-
-    ``in_time`` is False when the client took longer than its attempts' timeouts
-    allow: it waited for a late reply instead of giving up on the attempt.
-    """
-
-    result: Any
-    datagrams: int
-    in_time: bool = True
+_SMALL_BUFFER = 8192
+_LONG = "ПАЛИНДРОМ " * 30_000  # 570,000 bytes: far more than a small send buffer holds
 
 
-class _DroppingReverse:
-    """The check's lossy reverse server: drops the first `drops` copies of each request."""
-
-    name = "exercise-03-request"
-
-    def __init__(self) -> None:
-        self._drops: dict[bytes, int] = {}
-        self._copies: Counter[bytes] = Counter()
-        self._late: list[threading.Timer] = []
-        self._lock = threading.Lock()
-        self._server: BackgroundServer | None = None
-
-    def ready(self, drops: dict[bytes, int]) -> tuple[str, int]:
-        """Start (or reuse) the server and forget earlier runs; its address."""
-        with self._lock:
-            self._drops = dict(drops)
-            self._copies.clear()
-        if self._server is None or not self._server.running:
-            # The status line is the helper's business here, not the student's.
-            self._server = serve_datagrams(self.name, self._answer, port=0, quiet=True)
-        return self._server.address
-
-    def copies(self, data: bytes) -> int:
-        """How many copies of `data` arrived, once every datagram sent so far is handled."""
-        assert self._server is not None
-        probe = b"\x00probe %d" % time.monotonic_ns()
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-            sock.settimeout(1.0)
-            # The server handles datagrams in arrival order: once the probe is
-            # answered, every copy the client sent before it has been counted.
-            sock.sendto(probe, self._server.address)
-            sock.recvfrom(65535)
-        with self._lock:
-            return self._copies[data]
-
-    def cancel_late_replies(self) -> None:
-        """A late reply must not reach the next case's client on a reused port."""
-        with self._lock:
-            late, self._late = self._late, []
-        for timer in late:
-            timer.cancel()
-
-    def _answer(self, data: bytes, addr: tuple[str, int]) -> bytes | None:
-        reply = reverse_utf8(data)
-        with self._lock:
-            copy = self._copies[data]
-            self._copies[data] += 1
-            if copy >= self._drops.get(data, 0):
-                return reply
-            timer = threading.Timer(LATE_REPLY, _send_quietly, (reply, addr))
-            timer.daemon = True
-            self._late.append(timer)
-        timer.start()
-        return None
+def _verdict(reply: bytes, expected: bytes) -> str:
+    if reply == expected:
+        return f"the whole reversed reply ({len(expected)} bytes)"
+    if len(reply) < len(expected) and expected.startswith(reply):
+        return "a reply cut short"
+    return "a different reply"
 
 
-def _send_quietly(data: bytes, address: tuple[str, int]) -> None:
+def _ask_with_small_buffers(address: Any, data: bytes) -> bytes:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _SMALL_BUFFER)
+        sock.settimeout(2.0)
+        sock.connect(address)
+        sock.sendall(data)
+        sock.shutdown(socket.SHUT_WR)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _call_server(solution: Any, case: Case) -> str:
+    data = case.args[0].value.encode("utf-8")
+
+    def with_small_send_buffer(listener: socket.socket) -> Any:
+        # Accepted connections inherit the listener's buffer sizes: a send()
+        # of a long reply then really returns after a part of it.
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, _SMALL_BUFFER)
+        return solution(listener)
+
+    server = serve("exercise-03-sendall", with_small_send_buffer, port=0, quiet=True)
     try:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-            sock.sendto(data, address)
-    except OSError:
-        pass  # nobody to tell: the client is gone
-
-
-_server = _DroppingReverse()
-
-# (label, data, copies dropped, retries); TIMEOUT per attempt in every case
-_REQUESTS = [
-    ("nothing lost", b"hello", 0, 2),
-    ("the first copy lost", b"ping 1", 1, 2),
-    ("two copies lost, two retries", "ПАЛИНДРОМ".encode(), 2, 2),
-    ("every copy lost", b"anyone there?", 99, 2),
-    ("three copies lost, three retries", b"stubborn", 3, 3),
-    ("every copy lost, no retries", b"once", 99, 0),
-]
-
-
-def _request_cases() -> list[Case]:
-    address = _server.ready({data: drops for _, data, drops, _ in _REQUESTS})
-    cases = []
-    for label, data, drops, retries in _REQUESTS:
-        attempts = 1 + retries
-        result: Any = reverse_utf8(data) if drops < attempts else "raised TimeoutError"
-        expected = RequestOutcome(result, min(drops + 1, attempts))
-        cases.append(Case((address, data, TIMEOUT, retries), expected, label))
-    return cases
-
-
-def _run_request(solution: Any, case: Case) -> RequestOutcome:
-    address, data, timeout, retries = case.args
-    started = time.monotonic()
-    try:
-        result: Any = solution(address, data, timeout, retries)
-    except TimeoutError:
-        result = "raised TimeoutError"
+        reply = _ask_with_small_buffers(server.address, data)
+    except OSError as error:
+        reply = None
+        failure = error
     finally:
-        _server.cancel_late_replies()
-    in_time = time.monotonic() - started <= (1 + retries) * timeout + _SLACK
-    return RequestOutcome(result, _server.copies(data), in_time)
+        server.stop()
+    if server.errors:
+        raise server.errors[0]  # NotImplementedError: "not solved yet"; others reported
+    if reply is None:
+        return f"no reply ({type(failure).__name__})"
+    return _verdict(reply, reverse_utf8(data))
 
 
-def _gave_up_early(case: Case, got: Any) -> bool:
-    return got.result == "raised TimeoutError" and got.datagrams < case.expected.datagrams
+def _server_cases() -> list[Case]:
+    return [
+        Case(
+            (_Placeholder("listener", WORD),),
+            f"the whole reversed reply ({len(WORD.encode())} bytes)",
+            "a short message",
+        ),
+        Case(
+            (_Placeholder("listener", _LONG),),
+            f"the whole reversed reply ({len(_LONG.encode())} bytes)",
+            f"{len(_LONG.encode())} bytes, small send buffer",
+        ),
+    ]
 
 
-UDP_REQUEST = Exercise(
-    key="03.udp_request",
-    title="A UDP request with a timeout and retries",
-    cases=_request_cases,
+SENDALL_SERVER = Exercise(
+    key="03.sendall_server",
+    title="Fix a server that uses send() where it needs sendall()",
+    cases=_server_cases,
+    call=_call_server,
     first_hint=(
-        "Set a timeout on the socket, then try up to 1 + retries times: send, wait for "
-        "the reply, and when the wait ends in TimeoutError, try again. If every attempt "
-        "times out, raise TimeoutError."
+        "Copy hasty_reverse_server from the cell above into fixed_reverse_server and change "
+        "the one call that may send less than it is given."
     ),
     mistakes=[
         Mistake(
-            "Set a timeout: sock.settimeout(timeout) before recvfrom. Without it, "
-            "recvfrom waits as long as it takes; here the reply came a whole second "
-            "late, on a real network it may never come.",
-            lambda case, got: not got.in_time and got.datagrams == 1,
+            "send() hands the kernel only what fits in the socket's send buffer and "
+            "returns that count; the rest is never sent. sendall() loops until every "
+            "byte is sent.",
+            lambda case, got: got == "a reply cut short",
         ),
         Mistake(
-            "Return only the data: recvfrom gives (data, address).",
-            lambda case, got: isinstance(got.result, tuple),
+            "Reply with reverse_utf8(message), where message is everything "
+            "received until recv() returned b''.",
+            lambda case, got: got == "a different reply",
         ),
         Mistake(
-            "Return the reply as bytes, as it came; do not decode it.",
-            lambda case, got: isinstance(got.result, str) and got.result != "raised TimeoutError",
-        ),
-        Mistake(
-            "Send again when an attempt times out: catch TimeoutError around recvfrom "
-            "inside the loop, instead of letting the first timeout end the function.",
-            lambda case, got: _gave_up_early(case, got) and got.datagrams == 1,
-        ),
-        Mistake(
-            "Count the attempts: the first send plus `retries` more, so "
-            "range(1 + retries), not range(retries).",
-            _gave_up_early,
-        ),
-        Mistake(
-            "Give up after 1 + retries attempts: a client that sends more loads a "
-            "server that may be struggling already.",
-            lambda case, got: got.datagrams > 1 + case.args[3],
-        ),
-        Mistake(
-            "When the last attempt times out too, raise TimeoutError: returning None "
-            "(or anything else) hides the failure from the caller.",
-            lambda case, got: (
-                isinstance(got, RequestOutcome) and case.expected.result == "raised TimeoutError"
-            ),
-        ),
-        Mistake(
-            "When every attempt times out, raise TimeoutError (socket.timeout is the "
-            "same class), not another exception.",
-            lambda case, got: isinstance(got, Exception),
+            "The server did not answer in time: read until recv() returns b'', then "
+            "reply and close the connection.",
+            lambda case, got: isinstance(got, str) and got.startswith("no reply"),
         ),
     ],
-    call=_run_request,
+    time_limit=5.0,
 )
+
+EXERCISES = (RECV_EXACTLY, PREFIXED_CLIENT, SENDALL_SERVER)

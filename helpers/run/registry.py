@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import atexit
 import threading
+import time
 from typing import Any, Protocol
 
 __all__ = ["stop_all", "stop_server"]
@@ -47,21 +48,42 @@ def stop_server(name: str) -> bool:
     return True
 
 
-def stop_all() -> None:
-    """Stop every registered server (also run at interpreter exit).
+STOP_ALL_TIMEOUT = 3.0  # seconds for all of them together, however many are stuck
 
-    One server whose stop fails does not keep the others running: all are
-    stopped, then the first error is raised.
+
+def stop_all(timeout: float = STOP_ALL_TIMEOUT) -> None:
+    """Stop every registered server (also run at interpreter exit), within ``timeout`` in all.
+
+    The servers stop side by side, each in a thread of its own, so one that
+    waits for a stuck thread does not make the others wait in turn. One server
+    whose stop fails does not keep the others running: all are stopped, then the
+    first error is raised. What a server says about threads that outlived its
+    stop is printed here, in the calling cell.
     """
     with _lock:
         servers = list(_servers.values())
         _servers.clear()
-    errors = []
-    for server in servers:
+    errors: list[BaseException] = []
+
+    def stop(server: Stoppable) -> None:
         try:
             server.stop()
         except Exception as error:
             errors.append(error)
+
+    threads = [
+        threading.Thread(target=stop, args=(server,), name="helpers-stop", daemon=True)
+        for server in servers
+    ]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + timeout
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    for server in servers:
+        note = getattr(server, "stuck_note", "")
+        if note:
+            print(note)
     if errors:
         raise errors[0]
 

@@ -11,6 +11,7 @@ use this one so that they all speak exactly the same protocol::
 from __future__ import annotations
 
 import socket
+import time
 from typing import Any
 
 __all__ = ["ask_reverse"]
@@ -19,16 +20,33 @@ __all__ = ["ask_reverse"]
 def ask_reverse(address: Any, text: str, timeout: float = 2.0, family: int = socket.AF_INET) -> str:
     """Send ``text`` to the reverse server at ``address``; return its reply.
 
-    ``timeout`` applies to every socket call, so a silent or missing server
-    raises ``TimeoutError`` or ``ConnectionRefusedError`` instead of hanging.
-    Invalid UTF-8 in the reply shows as U+FFFD rather than raising.
+    ``timeout`` bounds the whole exchange, not each call: a server that trickles
+    its reply a byte at a time cannot keep the caller waiting longer than that.
+    A silent or missing server raises ``TimeoutError`` or ``ConnectionRefusedError``
+    instead of hanging. Invalid UTF-8 in the reply shows as U+FFFD rather than raising.
     """
-    with socket.socket(family, socket.SOCK_STREAM) as sock:
-        sock.settimeout(timeout)
-        sock.connect(address)
-        sock.sendall(text.encode("utf-8"))
-        sock.shutdown(socket.SHUT_WR)
-        chunks = []
-        while chunk := sock.recv(65536):
-            chunks.append(chunk)
+    deadline = time.monotonic() + timeout
+
+    def remaining() -> float:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError(f"no whole reply from {address!r} within {timeout} s")
+        return left
+
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as sock:
+            sock.settimeout(remaining())
+            sock.connect(address)
+            sock.settimeout(remaining())
+            sock.sendall(text.encode("utf-8"))
+            sock.shutdown(socket.SHUT_WR)
+            chunks = []
+            while True:
+                sock.settimeout(remaining())
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+    except TimeoutError:
+        raise TimeoutError(f"no whole reply from {address!r} within {timeout} s") from None
     return b"".join(chunks).decode("utf-8", errors="replace")

@@ -91,6 +91,7 @@ class BackgroundServer(Service):
         self._opener: Opener | None = None
         self._runner: Callable[[socket.socket], None] | None = None
         self._stop_timeout = 2.0
+        self.stuck_note = ""  # set when threads outlive stop(); stop_all says it
 
     @property
     def address(self) -> tuple[str, int] | str:
@@ -135,11 +136,17 @@ class BackgroundServer(Service):
         stuck = [t for t in self._all_threads() if t.is_alive() and t is not me]
         self._release()
         if stuck:
-            self.events.record(
-                "error",
-                note=f"{len(stuck)} thread(s) still busy {self._stop_timeout} s after stop; "
-                "restart the kernel if it keeps working",
+            note = (
+                f"{len(stuck)} thread(s) still running {self._stop_timeout} s after stop: lesson "
+                "code that catches every exception keeps calling the stopped sockets (each "
+                "call now waits up to 1 s); restart the kernel to end it"
             )
+            self.events.record("error", note=note)
+            self.stuck_note = f"{self.status_line}: {note}"
+            # Said in the cell that stopped or replaced the server (its own thread):
+            # a background thread's print would land in whichever cell runs later.
+            if threading.current_thread() is threading.main_thread():
+                print(self.stuck_note)
 
     # -- inside -----------------------------------------------------------
 

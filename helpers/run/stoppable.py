@@ -25,7 +25,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 from helpers.run.recording import SocketRecorder
 from helpers.show.events import EventLog, format_peer
@@ -33,6 +33,10 @@ from helpers.show.events import EventLog, format_peer
 __all__ = ["ServerStopped"]
 
 SLICE = 0.1  # seconds between looks at the stop flag
+# After a stop, each further call on the server's sockets from the same thread waits
+# longer before it raises: 10 ms, 20 ms, ... up to 1 s. A loop that swallows every
+# exception (a bare except:) then idles instead of spinning a core at 100 %.
+BACKOFF_FIRST, BACKOFF_MAX = 0.01, 1.0
 _T = TypeVar("_T")
 
 
@@ -55,6 +59,23 @@ class Tracker:
         self.stopping = threading.Event()
         self._lock = threading.Lock()
         self._connections: set[TrackedConnection] = set()
+        self._refusals: dict[int, int] = {}  # thread id -> calls refused since the stop
+
+    def refuse(self) -> NoReturn:
+        """Raise ServerStopped: at once the first time in a thread, later after a back-off.
+
+        A stopped server's sockets fail for good. Lesson code that catches
+        everything and calls again is slowed down, not encouraged: the n-th
+        refusal in a thread sleeps ``BACKOFF_FIRST * 2 ** (n - 2)`` seconds, at
+        most ``BACKOFF_MAX``, before it raises.
+        """
+        thread = threading.get_ident()
+        with self._lock:
+            count = self._refusals.get(thread, 0)
+            self._refusals[thread] = count + 1
+        if count:
+            time.sleep(min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** (count - 1)))
+        raise ServerStopped(f"{self.log.name} is stopping")
 
     def add(self, conn: TrackedConnection) -> None:
         with self._lock:
@@ -114,7 +135,7 @@ class _TrackedSocket(socket.socket):
 
     def _check_stop(self) -> None:
         if self._tracker.stopping.is_set():
-            raise ServerStopped(f"{self._tracker.log.name} server is stopping")
+            self._tracker.refuse()
 
     def _blocking(self, call: Callable[[], _T], for_write: bool = False) -> _T:
         """Run ``call`` as a blocking call would run, but stoppable."""

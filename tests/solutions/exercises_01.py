@@ -1,15 +1,6 @@
-"""Reference solutions of notebook 01's exercises, checked by tests/test_exercises_01.py."""
+"""Reference solution of notebook 01's exercise, checked by tests/test_exercises_01.py."""
 
 from __future__ import annotations
-
-import struct
-
-
-def ipv4_checksum(header: bytes) -> int:
-    total = sum(struct.unpack("!10H", header))
-    while total > 0xFFFF:
-        total = (total & 0xFFFF) + (total >> 16)
-    return ~total & 0xFFFF
 
 
 def layer_of(protocol: str) -> int:
@@ -28,8 +19,3 @@ def layer_of(protocol: str) -> int:
         "IMAP": 7,
     }
     return layers[protocol]
-
-
-def udp_header(message: str, src_port: int, dst_port: int) -> bytes:
-    length = 8 + len(message.encode("utf-8"))
-    return struct.pack("!HHHH", src_port, dst_port, length, 0)

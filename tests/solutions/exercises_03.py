@@ -3,26 +3,36 @@
 from __future__ import annotations
 
 import socket
+import struct
+from typing import Any
+
+from helpers.wire.text import reverse_utf8
 
 
-def ping_summary(
-    rtts: list[float | None],
-) -> tuple[float | None, float | None, float | None, float]:
-    answered = [rtt for rtt in rtts if rtt is not None]
-    loss_percent = 100 * (len(rtts) - len(answered)) / len(rtts)
-    if not answered:
-        return (None, None, None, loss_percent)
-    return (min(answered), sum(answered) / len(answered), max(answered), loss_percent)
+def recv_exactly(sock: socket.socket, n: int) -> bytes:
+    data = b""
+    while len(data) < n:
+        chunk = sock.recv(n - len(data))
+        if not chunk:
+            raise EOFError(f"the peer closed after {len(data)} of {n} bytes")
+        data += chunk
+    return data
 
 
-def request(address: tuple[str, int], data: bytes, timeout: float = 0.1, retries: int = 2) -> bytes:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.settimeout(timeout)
-        for _ in range(1 + retries):
-            sock.sendto(data, address)
-            try:
-                reply, _ = sock.recvfrom(65535)
-                return reply
-            except TimeoutError:
-                continue
-    raise TimeoutError(f"no reply from {address} after {1 + retries} attempts")
+def reverse_prefixed(address: Any, text: str) -> str:
+    data = text.encode("utf-8")
+    with socket.create_connection(address, timeout=2.0) as sock:
+        sock.sendall(struct.pack("!I", len(data)) + data)
+        (length,) = struct.unpack("!I", recv_exactly(sock, 4))
+        return recv_exactly(sock, length).decode("utf-8")
+
+
+def fixed_reverse_server(listener: socket.socket) -> None:
+    while True:
+        conn, _addr = listener.accept()
+        with conn:
+            conn.settimeout(2.0)
+            chunks = []
+            while chunk := conn.recv(65536):
+                chunks.append(chunk)
+            conn.sendall(reverse_utf8(b"".join(chunks)))

@@ -2,40 +2,27 @@
 
 from __future__ import annotations
 
-import mimetypes
-import smtplib
-from email.message import EmailMessage
-
-HELLO = "student.local"
+import socket
 
 
-def send_letter(port: int, subject: str, body: str, charset: str) -> None:
-    message = EmailMessage()
-    message["From"] = "Student <student@mail.ru>"
-    message["To"] = "Lecturer <rnd@onego.ru>"
-    message["Subject"] = subject
-    message.set_content(body, charset=charset)
-    with smtplib.SMTP("127.0.0.1", port, local_hostname=HELLO, timeout=5) as client:
-        client.send_message(message)
+def ping_summary(
+    rtts: list[float | None],
+) -> tuple[float | None, float | None, float | None, float]:
+    answered = [rtt for rtt in rtts if rtt is not None]
+    loss_percent = 100 * (len(rtts) - len(answered)) / len(rtts)
+    if not answered:
+        return (None, None, None, loss_percent)
+    return (min(answered), sum(answered) / len(answered), max(answered), loss_percent)
 
 
-def letter_with_attachment(text: str, filename: str, data: bytes) -> EmailMessage:
-    message = EmailMessage()
-    message["From"] = "Student <student@mail.ru>"
-    message["To"] = "Lecturer <rnd@onego.ru>"
-    message["Subject"] = f"Attached: {filename}"
-    message.set_content(text)
-    kind, _encoding = mimetypes.guess_type(filename)
-    maintype, _, subtype = (kind or "application/octet-stream").partition("/")
-    message.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
-    return message
-
-
-def send_to_all(port: int, recipients: list[str]) -> dict[str, int]:
-    letter = b"From: student@mail.ru\r\nSubject: To everyone\r\n\r\nHello!\r\n"
-    with smtplib.SMTP("127.0.0.1", port, local_hostname=HELLO, timeout=5) as client:
-        try:
-            refused = client.sendmail("student@mail.ru", recipients, letter)
-        except smtplib.SMTPRecipientsRefused as error:
-            refused = error.recipients
-    return {address: code for address, (code, _message) in refused.items()}
+def request(address: tuple[str, int], data: bytes, timeout: float = 0.1, retries: int = 2) -> bytes:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(timeout)
+        for _ in range(1 + retries):
+            sock.sendto(data, address)
+            try:
+                reply, _ = sock.recvfrom(65535)
+                return reply
+            except TimeoutError:
+                continue
+    raise TimeoutError(f"no reply from {address} after {1 + retries} attempts")

@@ -1,4 +1,4 @@
-"""Notebook 04's exercises: the references pass, typical wrong answers get their own hint."""
+"""Notebook 07's exercises: the references pass, typical wrong answers get their own hint."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import struct
 import pytest
 from exercise_checking import assert_passes, assert_unsolved
 
-from helpers.lessons import exercises_04 as ex
+from helpers.lessons import exercises_07 as ex
 from helpers.lessons.checks import check
-from tests.solutions import exercises_04 as ref
+from tests.solutions import exercises_07 as ref
 
 
 def _hint_of(exercise, solution) -> str:

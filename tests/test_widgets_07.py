@@ -1,4 +1,4 @@
-"""Notebook 04's look-up widget: the views as pure functions, the widget against the server."""
+"""Notebook 07's look-up widget: the views as pure functions, the widget against the server."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from helpers.lessons.widgets_04 import exchange_html, hex_html, lookup, lookup_widget, question_name
+from helpers.lessons.widgets_07 import exchange_html, hex_html, lookup, lookup_widget, question_name
 from helpers.run import registry as _registry
 from helpers.services.nameserver import start_name_server
 from helpers.wire.dnswire import build_query, parse_message

@@ -1,4 +1,4 @@
-"""Notebook 05's "Try it" widgets: a mailbox viewer and a compose form, both on a MailSink.
+"""Notebook 08's "Try it" widgets: a mailbox viewer and a compose form, both on a MailSink.
 
     mailbox_viewer(sink)  # messages; headers, body, raw source, transcript
     compose_widget(sink)  # from, to, subject, body, charset -> Send

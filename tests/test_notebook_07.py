@@ -1,4 +1,4 @@
-"""Notebook 04 run in a kernel with a twist, for what its stored outputs cannot show.
+"""Notebook 07 run in a kernel with a twist, for what its stored outputs cannot show.
 
 - Without netbase (no /etc/services, no /etc/protocols) it runs to its end. CI
   has netbase, so the stored outputs show the tables; here the kernel's socket
@@ -21,7 +21,7 @@ import pytest
 
 pytestmark = pytest.mark.notebook
 
-NOTEBOOK = nbindex.NOTEBOOK_DIR / "04_dns_and_services.ipynb"
+NOTEBOOK = nbindex.NOTEBOOK_DIR / "07_dns_and_services.ipynb"
 
 WITHOUT_NETBASE = """
 import socket

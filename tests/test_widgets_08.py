@@ -1,10 +1,10 @@
-"""Notebook 05's widgets: the pure views, sending from the form, and the widgets reacting."""
+"""Notebook 08's widgets: the pure views, sending from the form, and the widgets reacting."""
 
 from __future__ import annotations
 
 import pytest
 
-from helpers.lessons.widgets_05 import (
+from helpers.lessons.widgets_08 import (
     TABS,
     compose_widget,
     mail_views,

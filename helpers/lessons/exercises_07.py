@@ -1,8 +1,8 @@
-"""Notebook 04's exercises: DNS names, headers and record data by hand, with automatic checks.
+"""Notebook 07's exercises: DNS names, headers and record data by hand, with automatic checks.
 
 Each is data (cases, a first hint, hints for the usual mistakes); the notebook
 stores the student's functions unsolved and checks them with
-``helpers.check(exercises_04.ENCODE_NAME, encode_name)``. Expected names and
+``helpers.check(exercises_07.ENCODE_NAME, encode_name)``. Expected names and
 addresses come from the course's tested reference (``helpers.wire.dnswire``), so the
 exercises and the lesson can never disagree.
 """
@@ -41,7 +41,7 @@ def _empty_label_for_final_dot(case: Case, got: Any) -> bool:
 
 
 ENCODE_NAME = Exercise(
-    key="04.encode_name",
+    key="07.encode_name",
     title="Encode a name in DNS label format",
     cases=[Case((name,), encode_name(name), name) for name in _NAMES],
     first_hint=(
@@ -96,7 +96,7 @@ def _field(case: Case, start: int, fmt: str = "!H") -> int:
 
 
 ANSWER_COUNT = Exercise(
-    key="04.answer_count",
+    key="07.answer_count",
     title="Read the answer count from a header",
     cases=_COUNT_CASES,
     first_hint=(
@@ -139,7 +139,7 @@ _ADDRESSES = [
 
 
 REVERSE_NAME = Exercise(
-    key="04.reverse_name",
+    key="07.reverse_name",
     title="Turn an IPv4 address into its in-addr.arpa name",
     cases=[Case((address,), reverse_pointer(address), label) for address, label in _ADDRESSES],
     first_hint=(
@@ -190,7 +190,7 @@ def _first_only(case: Case, got: Any) -> bool:
 
 
 TXT_STRINGS = Exercise(
-    key="04.txt_strings",
+    key="07.txt_strings",
     title="Read the strings of a TXT record",
     cases=_TXT_CASES,
     first_hint=(

@@ -1,6 +1,6 @@
-"""Notebook 04's "Try it" widget: ask the course's name server, see the bytes both ways.
+"""Notebook 07's "Try it" widget: ask the course's name server, see the bytes both ways.
 
-    from helpers.lessons.widgets_04 import lookup, lookup_widget
+    from helpers.lessons.widgets_07 import lookup, lookup_widget
     query, reply = lookup("onego.ru", "MX")     # the hand-built query, the raw reply
     lookup_widget()
 
