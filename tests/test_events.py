@@ -121,23 +121,46 @@ def test_table_aligns_columns_and_checks_rows():
         Table(["a", "b"], [(1,)])
 
 
-def test_route_logger_records_instead_of_printing(capfd):
+def test_route_logger_records_the_threads_records_instead_of_printing(capfd):
     log = EventLog("mail")
     logger = logging.getLogger("helpers-test.library")
-    route_logger("helpers-test.library", log, level=logging.INFO)
-    route_logger("helpers-test.library", log, level=logging.INFO)  # re-run: no duplicate
-    logger.info("connection from %s", "127.0.0.1")
-    try:
-        raise ConnectionResetError("peer went away")
-    except ConnectionResetError:
-        logger.exception("session failed")
+    logger.setLevel(logging.INFO)
+    before = (logger.propagate, logger.level, list(logger.handlers), list(logger.filters))
+
+    def work() -> None:
+        logger.debug("below the route's level: dropped, not printed")
+        logger.info("connection from %s", "127.0.0.1")
+        try:
+            raise ConnectionResetError("peer went away")
+        except ConnectionResetError:
+            logger.exception("session failed")
+
+    worker = threading.Thread(target=work)
+    route = route_logger("helpers-test.library", log, logging.INFO, thread=worker)  # before start
+    worker.start()
+    worker.join()
     assert [e.note for e in log.events] == [
         "INFO: connection from 127.0.0.1",
         "ERROR: session failed (ConnectionResetError: peer went away)",
     ]
     assert all(e.kind == "log" for e in log.events)
     assert capfd.readouterr() == ("", "")
-    assert logger.propagate is False and len(logger.handlers) == 1
+    route.remove()
+    route.remove()  # twice is harmless
+    assert (logger.propagate, logger.level, logger.handlers, logger.filters) == before
+    logger.setLevel(logging.NOTSET)
+
+
+def test_route_logger_leaves_other_threads_records_alone(caplog):
+    log = EventLog("mail")
+    logger = logging.getLogger("helpers-test.library")
+    route = route_logger("helpers-test.library", log, thread=threading.Thread())
+    try:
+        logger.warning("from the cell's own thread")
+    finally:
+        route.remove()
+    assert len(log) == 0
+    assert [r.getMessage() for r in caplog.records] == ["from the cell's own thread"]
 
 
 def test_table_wraps_only_the_columns_asked_for():

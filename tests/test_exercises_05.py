@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-import time
 
 import pytest
 from exercise_checking import assert_gets_hint, assert_passes, assert_unsolved, hint_of
@@ -177,12 +176,11 @@ def test_request_mistakes_get_their_hint(solution, status: str, hint_text: str) 
 
 
 def test_request_without_timeout_comes_back_late_not_never() -> None:
-    started = time.monotonic()
     result = check(UDP_REQUEST, request_without_timeout)
+    assert result.status == "failed"  # not "timeout": the late reply ended its wait
     assert result.case is not None and result.case.label == "the first copy lost"
     assert "in_time=False" in result.message
     assert result.hint == hint_of(UDP_REQUEST, "sock.settimeout(timeout) before recvfrom")
-    assert time.monotonic() - started < UDP_REQUEST.time_limit
 
 
 def test_request_loop_that_never_gives_up_is_told_to() -> None:

@@ -100,9 +100,7 @@ def test_without_an_alarm_check_still_passes_and_stops_a_runaway(monkeypatch, mi
         monkeypatch.delattr(signal, "setitimer")
     assert not exercises._can_alarm()
     assert check(REVERSE, _reverse).status == "passed"
-    started = time.monotonic()
     result = check(REVERSE, _forever)
-    assert time.monotonic() - started < 2
     assert result.status == "timeout"
     assert any("restart the kernel" in line for line in result.details)
 
@@ -437,10 +435,10 @@ def test_the_asyncio_server_runs_and_stops_on_a_selector_loop(no_default_loop):
         server = helpers.serve("asyncio-platform", ARCHITECTURES["(e) asyncio"], port=0)
     assert ask_reverse(server.address, "ПАЛИНДРОМ") == "МОРДНИЛАП"
     assert "accept" in {e.kind for e in server.events.events}  # the listener's own accept()
-    started = time.monotonic()
     server.stop()
-    assert time.monotonic() - started < 2 and not server.running
-    assert server.errors == []
+    assert not server.running and server.errors == []
+    # its thread ended within stop(): no "still running" note, on a selector loop too
+    assert not [e for e in server.events if e.kind == "error"]
 
 
 def test_the_mail_sink_runs_on_a_selector_loop(no_default_loop):

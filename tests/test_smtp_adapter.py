@@ -13,6 +13,7 @@ import logging
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -54,14 +55,14 @@ class Recorder(HookedSMTP):
     def command_line(self, line: bytes) -> None:
         self.calls.append(("command", line))
 
-    def command_overrun(self) -> None:
-        self.calls.append(("command overrun", None))
+    def command_overrun(self, size: int) -> None:
+        self.calls.append(("command overrun", size))
 
     def data_line(self, line: bytes) -> None:
         self.calls.append(("data", line))
 
-    def data_overrun(self) -> None:
-        self.calls.append(("data overrun", None))
+    def data_overrun(self, size: int) -> None:
+        self.calls.append(("data overrun", size))
 
     def on_reply(self, line: bytes) -> None:
         self.calls.append(("reply", line))
@@ -253,6 +254,11 @@ def test_over_long_lines_reach_the_overrun_hooks_and_aiosmtpd_stays_in_step():
     assert (b"X" * (3 * LIMIT) + b"\r\n").endswith(tail) and commands[2] == b"NOOP\r\n"
     assert recorder.commands == len(commands) == 7  # the over-long line counts once
     assert recorder.seen("data")[-1] == b".\r\n"
+    # The sizes given to the overrun hooks are what aiosmtpd drains (LimitOverrunError.consumed).
+    drained = sum(recorder.seen("command overrun")) + len(tail)
+    assert drained == 3 * LIMIT + 2, CHANGED + "aiosmtpd no longer drains `consumed` bytes"
+    drained = sum(recorder.seen("data overrun")) + len(recorder.seen("data")[-2])
+    assert drained == 2 * LIMIT + 2, CHANGED + "aiosmtpd no longer drains `consumed` bytes"
 
 
 def test_starttls_calls_connection_made_again_with_session_ssl():
@@ -307,6 +313,65 @@ def test_a_closing_transport_swallows_the_reply():
     assert recorder.seen("reply")[-1].startswith(b"354")  # the 421 was neither sent nor seen
 
 
+class HangsUp(Recorder):
+    """Hangs up on the command STOP, and on a message line longer than two limits."""
+
+    def command_line(self, line: bytes) -> None:
+        super().command_line(line)
+        if line == b"STOP\r\n":
+            self.hang_up("421 4.7.0 closing")
+
+    def data_overrun(self, size: int) -> None:
+        super().data_overrun(size)
+        if sum(self.seen("data overrun")) > 2 * LIMIT:
+            self.hang_up(b"552 5.3.4 too big")
+
+
+def test_hang_up_sends_its_reply_closes_and_aiosmtpd_reads_nothing_more():
+    with serving(HangsUp) as served:
+        raw = RawSMTP(("127.0.0.1", served.port), TIMEOUT)
+        raw.sock.sendall(b"HELO x\r\nSTOP\r\nNOOP\r\nNOOP\r\n")  # pipelined: all in the buffer
+        assert raw.reply()[0].startswith(b"250")
+        assert raw.reply() == [b"421 4.7.0 closing"]
+        assert raw.file.readline() == b""  # closed, and neither NOOP was answered
+        raw.close()
+        recorder = finished(served.protocols[0])
+        reading = recorder._handler_coroutine  # the task the adapter's reader left waiting
+        assert reading is not None
+        deadline = time.monotonic() + TIMEOUT
+        while not reading.done() and time.monotonic() < deadline:  # before stop() cancels all
+            time.sleep(0.01)
+        assert reading.cancelled(), (
+            CHANGED + "connection_lost no longer cancels the task that reads "
+            "(SMTP._handler_coroutine)"
+        )
+    assert recorder.seen("command") == [b"HELO x\r\n", b"STOP\r\n"]
+    assert recorder.seen("reply")[-1] == b"421 4.7.0 closing"
+    assert served.errors == []
+
+
+def test_hang_up_inside_a_line_that_never_ends():
+    with serving(HangsUp) as served:
+        raw = RawSMTP(("127.0.0.1", served.port), TIMEOUT)
+        raw.code(b"HELO x\r\n")
+        raw.code(b"MAIL FROM:<a@x.test>\r\n")
+        raw.code(b"RCPT TO:<b@x.test>\r\n")
+        assert raw.code(b"DATA\r\n") == 354
+        try:
+            raw.sock.sendall(b"y" * (20 * LIMIT))  # no CRLF, ever
+        except OSError:  # the server hung up while we were still sending
+            pass
+        assert raw.reply() == [b"552 5.3.4 too big"]
+        try:
+            assert raw.file.readline() == b""
+        except ConnectionResetError:  # closed with our bytes unread: a reset, not an EOF
+            pass
+        raw.close()
+        recorder = finished(served.protocols[0])
+    assert sum(recorder.seen("data overrun")) < 20 * LIMIT  # it stopped reading
+    assert recorder.seen("data") == [] and served.errors == []
+
+
 # -- the controller ------------------------------------------------------------------------
 
 
@@ -353,10 +418,20 @@ def test_a_failing_factory_is_recorded_and_its_client_disconnected(capfd):
     assert capfd.readouterr() == ("", "")
 
 
-def test_aiosmtpd_logs_go_to_the_events_without_the_deprecation_noise():
+def test_aiosmtpd_logs_go_to_the_events_without_the_deprecation_noise(caplog):
+    log = logging.getLogger("mail.log")
     with serving() as served:
-        log = logging.getLogger("mail.log")
-        log.warning("Session.login_data is deprecated and will be removed in version 2.0")
-        log.warning("something worth knowing")
+        logged = threading.Event()
+
+        def in_the_servers_thread() -> None:
+            log.warning("Session.login_data is deprecated and will be removed in version 2.0")
+            log.warning("something worth knowing")
+            logged.set()
+
+        served.controller.loop.call_soon_threadsafe(in_the_servers_thread)
+        assert logged.wait(TIMEOUT)
+        log.warning("the student's own aiosmtpd")  # another thread's record: not the server's
     notes = [e.note for e in served.events if e.kind == "log"]
     assert notes == ["WARNING: something worth knowing"]
+    assert [r.getMessage() for r in caplog.records] == ["the student's own aiosmtpd"]
+    assert log.filters == []  # the route ended with the server

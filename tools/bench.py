@@ -55,6 +55,18 @@ def import_time() -> float:
     return min(runs)
 
 
+def reverse_megabyte() -> float:
+    from helpers.wire.text import reverse_utf8
+
+    data = ("ПАЛИНДРОМ " * 60_000).encode()[: 1 << 20]
+    runs = []
+    for _ in range(REPEATS):
+        started = time.perf_counter()
+        reverse_utf8(data)
+        runs.append(time.perf_counter() - started)
+    return min(runs)
+
+
 def main(argv: list[str]) -> int:
     paths = _resolve(argv)
     with nbexec.kernel_environment() as env:
@@ -97,6 +109,7 @@ def main(argv: list[str]) -> int:
     print(f"slowest cell: {slowest_overall[1]} ({slowest_overall[0]:.2f} s)")
     print(f"total: {total:.1f} s for {len(paths)} notebook(s)")
     print(f"import helpers in a fresh interpreter: {import_time() * 1000:.0f} ms (target 50 ms)")
+    print(f"reverse_utf8 of 1 MiB of Cyrillic text: {reverse_megabyte() * 1000:.0f} ms")
     print_browser_column(paths, kernel_seconds)
     return 0
 

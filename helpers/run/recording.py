@@ -58,7 +58,7 @@ class SocketRecorder:
 
     def recv_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> int:
         count = self._blocking(partial(super().recv_into, buffer, nbytes, flags))  # type: ignore[misc]
-        data = bytes(memoryview(buffer)[:count])
+        data = memoryview(buffer).cast("B")[:count]
         self._record("recv", data, "" if count else END_OF_STREAM)
         return count
 
@@ -69,7 +69,7 @@ class SocketRecorder:
 
     def send(self, data: Any, flags: int = 0) -> int:
         sent = self._blocking(partial(super().send, data, flags), for_write=True)  # type: ignore[misc]
-        self._record("send", bytes(memoryview(data)[:sent]))
+        self._record("send", memoryview(data).cast("B")[:sent])
         return sent
 
     def sendall(self, data: Any, flags: int = 0) -> None:
@@ -78,11 +78,11 @@ class SocketRecorder:
         total = 0
         while total < len(view):
             total += self._blocking(partial(send, view[total:], flags), for_write=True)
-        self._record("send", bytes(view))
+        self._record("send", view)  # the log keeps a preview and the size, not a copy
 
     def sendto(self, data: Any, *args: Any) -> int:
         sent = self._blocking(partial(super().sendto, data, *args), for_write=True)  # type: ignore[misc]
-        self._record("send", bytes(memoryview(data)[:sent]), peer=args[-1])
+        self._record("send", memoryview(data).cast("B")[:sent], peer=args[-1])
         return sent
 
     def shutdown(self, how: int) -> None:

@@ -33,11 +33,27 @@ Promises:
   message is in the mailbox (and written to the Maildir, when there is one).
   A refused, failed, dropped or cut-off message is not stored, not even in part.
 * Quiet and identical everywhere: fixed host name and greeting, so transcripts
-  read the same on every machine; aiosmtpd's ``mail.log`` and asyncio's logger
-  go into ``sink.events``, never to a cell. ``sink.errors`` keeps handler errors.
+  read the same on every machine; what the sink's thread logs on aiosmtpd's
+  ``mail.log`` and asyncio's logger goes into ``sink.events``, never to a cell,
+  while the student's own asyncio code logs to the cell as always (only the
+  sink's thread is routed, only while it runs). ``sink.errors`` keeps handler
+  errors.
 * Faults on demand, for the lessons (``sink.faults(...)``): refuse recipients
   (550), refuse senders (553), fail temporarily (451 after DATA), drop the
   connection after DATA without a reply, a smaller size limit (552).
+* Bounded, since any local user of a shared hub can reach its port: a message
+  larger than ``SIZE_LIMIT`` (10 MiB, announced as SIZE in EHLO) is refused
+  with 552, and one line that never ends is cut there with ``552 5.3.4`` and
+  the connection closed; a session gets ``COMMANDS_PER_SESSION`` (10,000)
+  commands, then 421; a long transcript keeps its first and last
+  ``TRANSCRIPT_HEAD``/``TRANSCRIPT_TAIL`` lines
+  (``helpers.services.smtp_transcript``); ``sink.events`` keeps the newest
+  ``EVENTS_KEPT`` events (``helpers.show.events``). What it does not bound is
+  what it promises to keep: accepted messages stay in the mailbox until
+  ``clear()``, and one transcript per session until then.
+* The Maildir is standard and private (``helpers.services.mailstore``): the
+  envelope in trace headers, files 0600 in folders 0700, messages read back
+  byte for byte; ``clear()`` deletes only the files a sink wrote.
 
 A re-run with the same name stops the previous sink first; ``stop_server(name)``
 and ``stop_all()`` (also at exit) stop it like every other background server.
@@ -68,7 +84,7 @@ __all__ = ["MailSink", "start_mail_sink"]
 SERVER_HOSTNAME = "mail.onego.ru"
 IDENT = "ESMTP course mail sink"
 LOCAL_DOMAINS: tuple[str, ...] = ("onego.ru", "example.com", "example.net", "example.org")
-SIZE_LIMIT = 10 * 1024 * 1024
+SIZE_LIMIT = 10 * 1024 * 1024  # bytes of one message; also where a never-ending line is cut
 SESSION_TIMEOUT = 30.0  # seconds of client silence before the sink hangs up
 DEFAULT_NAME = "mail"
 
@@ -142,7 +158,7 @@ class _SinkHandler:
             mail_from=envelope.mail_from,
             rcpt_tos=tuple(envelope.rcpt_tos),
             peer=transcript.peer if transcript else format_peer(session.peer) or "",
-            time=time.time(),
+            time=round(time.time(), 6),  # to the microsecond, as the Maildir keeps it
             raw=bytes(envelope.original_content),
             mail_options=tuple(envelope.mail_options),
             login=auth.login.decode("utf-8", "replace")
@@ -236,7 +252,8 @@ class MailSink(Service):
     def _open(self) -> None:
         if self.tls and self._tls_context is None:
             self._tls_context = mail_server_context()
-        self._mailbox = MailStore(self.maildir)  # a restart reads the Maildir again
+        # A restart reads the Maildir again; a malformed file there is a "skip" event.
+        self._mailbox = MailStore(self.maildir, events=self.events, received_by=self.hostname)
         listener, self.busy_port = open_listener(self.host, self.asked_port, BACKLOG)
         self.port = listener.getsockname()[1]
         controller = SMTPController(
@@ -278,7 +295,7 @@ class MailSink(Service):
         return self.mailbox.wait_for(count, timeout)
 
     def clear(self) -> None:
-        """Empty the mailbox (and its Maildir), the transcripts and the events."""
+        """Empty the mailbox (the sink's files in its Maildir), the transcripts and the events."""
         self.mailbox.clear()
         with self._lock:
             self._transcripts.clear()

@@ -8,37 +8,67 @@ arrived, parsed with ``email.policy.default`` only when asked::
 
     store = MailStore()
     store.add(ReceivedMail("a@mail.ru", ("rnd@onego.ru",), "127.0.0.1:50000",
-                           1.0, b"Subject: hi\\r\\n\\r\\nhello\\r\\n"))
+                           1.0, b"Subject: hi\r\n\r\nhello\r\n"))
     store[0].message["Subject"]       # 'hi'
     store.wait_for(1)                 # returns at once; waits (with a timeout) otherwise
 
-With a folder, messages are also written to a Maildir (``mailbox.Maildir``) before
-``add`` returns, so they survive a stopped sink or a restarted kernel; a new
-store on the same folder reads them back. On disk a Maildir holds lines with the
-platform's line ending (that is the format); a message read back has CRLF line
-ends, as on the wire, so any message whose lines all ended in CRLF (every
-well-formed one) comes back byte for byte. The envelope travels in one extra
-first line, ``X-MailSink-Envelope: {json}``, which is removed on reading.
+With a folder, messages are also written to a Maildir before ``add`` returns,
+so they survive a stopped sink or a restarted kernel; a new store on the same
+folder reads them back. The files are what a delivery agent writes, so any mail
+reader can open the folder:
+
+* **the envelope in standard trace headers**, added on top of the message as
+  delivery agents do: ``Return-Path: <sender>``, one ``Delivered-To:`` per
+  recipient, and a ``Received:`` line with the client's address, TLS and AUTH
+  (``with ESMTP``, ``ESMTPS``, ``ESMTPSA``), the MAIL options and the delivery
+  id. A value that would not read back exactly in a header (a control
+  character, bytes that are not UTF-8) is written as an RFC 2047 encoded word;
+* **byte-exact**: a Maildir holds LF line ends, so a message whose lines all end
+  in CRLF (every well-formed one) is written with LF and read back with CRLF;
+  any other message (a bare LF or CR inside) is written exactly as received,
+  headers included with CRLF, so the file's first line end says which it is.
+  What arrived after DATA (dot-stuffing undone) is what a re-opened store returns;
+* **marked as the sink's**: its file names carry ``OWN_MARK`` in their unique
+  part (``<seconds>.M<microseconds>P<pid>Q<n>R<random>_mailsink.<host>``), so
+  ``clear()`` deletes the messages any kernel's sink wrote and never someone
+  else's mail in the same folder. Files of the course's earlier format (a first
+  line ``X-MailSink-Envelope: {json}``) are still read, and cleared;
+* **private**: folders the store makes are 0700 and files 0600, as the
+  standard library's ``mailbox`` makes folders; a file is written in ``tmp/``,
+  synced, then linked into ``new/``, so a reader never sees half a message;
+* **a malformed file is skipped and recorded** (a "skip" event in ``events``,
+  and in ``skipped``), never an error that stops the sink from starting.
+  Another program's messages are not the sink's to show: they are left alone.
 """
 
 from __future__ import annotations
 
+import base64
 import email.policy
+import itertools
 import json
-import mailbox
 import os
+import re
+import secrets
+import socket
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.parser import BytesParser
+from email.utils import format_datetime
 from functools import cached_property
 from typing import Any
 
+from helpers.show.events import EventLog
 from helpers.show.tables import Table
 
-ENVELOPE_HEADER = b"X-MailSink-Envelope: "
+OWN_MARK = "_mailsink"  # ends the middle part of every file name the sink writes
+LEGACY_HEADER = b"X-MailSink-Envelope: "  # the first line of the course's earlier format
+SUBFOLDERS = ("tmp", "new", "cur")
+READ_FROM = ("new", "cur")  # tmp/ holds only files being written
 
 
 @dataclass
@@ -102,89 +132,308 @@ class ReceivedMail:
         return "\n".join(lines + ["", self.body.rstrip("\n")])
 
 
-def envelope_line(mail: ReceivedMail) -> bytes:
-    """The first line written to the Maildir file: the envelope as one JSON header.
+# -- the trace headers -------------------------------------------------------------
 
-    ``ensure_ascii`` keeps the line ASCII even for SMTPUTF8 addresses, and JSON
-    keeps it one line whatever the addresses contain.
+_ENCODED = re.compile(r"=\?utf-8\?b\?([A-Za-z0-9+/=]*)\?=")
+_RECEIVED = re.compile(
+    r"Received: from \S+ \((?P<peer>[^()\\]*)\)"
+    r"(?: \(authenticated as (?P<login>[^()\\]*)\))?"
+    r"(?: \(options (?P<options>[^()\\]*)\))?"
+    r" by \S+ \(course mail sink\) with ESMTP(?P<tls>S?)A? id (?P<id>\S+); .+"
+)
+
+
+def _encoded(value: str) -> str:
+    """An RFC 2047 encoded word for ``value`` (its bytes as they came, not-UTF-8 ones too)."""
+    data = value.encode("utf-8", "surrogateescape")
+    return f"=?utf-8?b?{base64.b64encode(data).decode('ascii')}?="
+
+
+def _header_value(value: str, in_comment: bool = False, token: bool = False) -> str:
+    """``value`` as written in a header: itself when it reads back exactly, else encoded.
+
+    Encoded are values with control characters (a CR would end the header),
+    with bytes that are not UTF-8, that start like an encoded word, and in a
+    comment those with parentheses or backslashes; a ``token`` (one of a
+    space-separated list) also when empty or holding a space.
     """
-    envelope = {
-        "mail_from": mail.mail_from,
-        "rcpt_tos": list(mail.rcpt_tos),
-        "peer": mail.peer,
-        "time": mail.time,
-        "mail_options": list(mail.mail_options),
-        "login": mail.login,
-        "tls": mail.tls,
-    }
-    return ENVELOPE_HEADER + json.dumps(envelope, ensure_ascii=True).encode("ascii") + b"\n"
+    plain = (
+        value.isprintable()
+        and not value.startswith("=?")
+        and not (in_comment and any(c in value for c in "()\\"))
+        and not (token and (not value or " " in value))
+    )
+    if plain:
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:  # a byte that was not UTF-8, kept as a surrogate
+            plain = False
+    return value if plain else _encoded(value)
 
 
-def to_disk(mail: ReceivedMail) -> bytes:
-    """Maildir file contents (LF line ends; ``mailbox`` turns them into the platform's)."""
-    return envelope_line(mail) + mail.raw.replace(b"\r\n", b"\n")
+def _header_text(value: str) -> str:
+    """The inverse of ``_header_value``."""
+    match = _ENCODED.fullmatch(value)
+    if match is None:
+        return value
+    return base64.b64decode(match.group(1), validate=True).decode("utf-8", "surrogateescape")
+
+
+def _client_host(peer: str) -> str:
+    """The address part of ``127.0.0.1:50000`` as a domain literal, for ``Received: from``."""
+    host = peer.rpartition(":")[0].strip("[]")
+    if not host or not all(c.isalnum() or c in ".:" for c in host):
+        return "unknown"
+    return f"[IPv6:{host}]" if ":" in host else f"[{host}]"
+
+
+def _domain(name: str) -> str:
+    """The server's name as one word of a ``Received:`` line (``localhost`` if it cannot be)."""
+    word = "".join(name.split())
+    return word if word.isprintable() and word.isascii() else "localhost"
+
+
+def trace_headers(mail: ReceivedMail, delivery_id: str, received_by: str) -> list[str]:
+    """The header lines a delivery to the Maildir adds on top of the message (no line ends)."""
+    lines = [f"Return-Path: <{_header_value(mail.mail_from)}>"]
+    lines += [f"Delivered-To: {_header_value(rcpt)}" for rcpt in mail.rcpt_tos]
+    received = f"Received: from {_client_host(mail.peer)} ({_header_value(mail.peer, True)})"
+    if mail.login is not None:
+        received += f" (authenticated as {_header_value(mail.login, True)})"
+    if mail.mail_options:
+        options = " ".join(_header_value(o, True, token=True) for o in mail.mail_options)
+        received += f" (options {options})"
+    protocol = "ESMTP" + ("S" if mail.tls else "") + ("A" if mail.login is not None else "")
+    when = format_datetime(datetime.fromtimestamp(mail.time, UTC))
+    by = _domain(received_by)
+    received += f" by {by} (course mail sink) with {protocol} id {delivery_id}; {when}"
+    return [*lines, received]
+
+
+# -- file names and contents ----------------------------------------------------
+
+_deliveries = itertools.count(1)
+
+
+def _host_name() -> str:
+    """This machine's name as a Maildir file name may hold it (``/`` and ``:`` escaped)."""
+    return socket.gethostname().replace("/", "\\057").replace(":", "\\072") or "localhost"
+
+
+def delivery_name(when: float) -> str:
+    """A unique Maildir file name for a message received at ``when``, marked as the sink's.
+
+    The time is kept to the microsecond (the ``M`` part), which is how it is read back.
+    """
+    seconds, micros = f"{when:.6f}".split(".")
+    token = secrets.token_hex(4)
+    return f"{seconds}.M{micros}P{os.getpid()}Q{next(_deliveries)}R{token}{OWN_MARK}.{_host_name()}"
+
+
+def is_own(name: str) -> bool:
+    """True for the name of a file the sink wrote (whichever kernel it was)."""
+    parts = name.split(":", 1)[0].split(".", 2)
+    return len(parts) == 3 and parts[1].endswith(OWN_MARK)
+
+
+def _delivery_time(delivery_id: str) -> float:
+    seconds, middle, _host = delivery_id.split(".", 2)
+    micros = re.match(r"M(\d{6})P", middle)
+    if not seconds.isdigit() or micros is None:
+        raise ValueError(f"not a delivery id of the sink: {delivery_id!r}")
+    return float(f"{seconds}.{micros.group(1)}")
+
+
+def to_disk(
+    mail: ReceivedMail, delivery_id: str | None = None, received_by: str = "localhost"
+) -> bytes:
+    """The Maildir file for ``mail``: trace headers, then the message (see the module doc)."""
+    delivery_id = delivery_id or delivery_name(mail.time)
+    raw = mail.raw
+    lines = trace_headers(mail, delivery_id, received_by)
+    head = "".join(line + "\n" for line in lines).encode("utf-8")
+    if raw.count(b"\n") == raw.count(b"\r\n"):  # only CRLF line ends: the Maildir's LF form
+        return head + raw.replace(b"\r\n", b"\n")
+    return head.replace(b"\n", b"\r\n") + raw  # exactly as received, headers in CRLF too
 
 
 def from_disk(data: bytes) -> ReceivedMail:
-    """The inverse of ``to_disk`` for data read with ``Maildir.get_bytes`` (LF line ends)."""
-    first, _, rest = data.partition(b"\n")
-    if not first.startswith(ENVELOPE_HEADER):
-        raise ValueError("not written by the mail sink: no X-MailSink-Envelope line")
-    envelope = json.loads(first[len(ENVELOPE_HEADER) :])
+    """The inverse of ``to_disk``; ``ValueError`` for a file that is not one of the sink's."""
+    if data.startswith(LEGACY_HEADER):
+        return _from_legacy(data)
+    first_end = data.find(b"\n")
+    if first_end < 1:
+        raise ValueError("no header line")
+    eol = b"\r\n" if data[first_end - 1 : first_end] == b"\r" else b"\n"
+    position = 0
+    header_lines = []
+    while True:
+        end = data.find(eol, position)
+        if end < 0:
+            raise ValueError("the trace headers do not end")
+        line = data[position:end].decode("utf-8")
+        position = end + len(eol)
+        header_lines.append(line)
+        if line.startswith("Received: "):
+            break
+        if len(header_lines) > 1 and not line.startswith("Delivered-To: "):
+            raise ValueError(f"not a trace header of the sink: {line[:60]!r}")
+    first, *delivered, received = header_lines
+    if not (first.startswith("Return-Path: <") and first.endswith(">")):
+        raise ValueError(f"no Return-Path first: {first[:60]!r}")
+    match = _RECEIVED.fullmatch(received)
+    if match is None:
+        raise ValueError(f"not the sink's Received line: {received[:80]!r}")
+    body = data[position:]
+    options = match["options"]
+    login = match["login"]
     return ReceivedMail(
-        mail_from=envelope["mail_from"],
-        rcpt_tos=tuple(envelope["rcpt_tos"]),
-        peer=envelope["peer"],
-        time=envelope["time"],
-        raw=rest.replace(b"\n", b"\r\n"),
-        mail_options=tuple(envelope.get("mail_options", ())),
-        login=envelope.get("login"),
-        tls=envelope.get("tls", False),
+        mail_from=_header_text(first[len("Return-Path: <") : -1]),
+        rcpt_tos=tuple(_header_text(line[len("Delivered-To: ") :]) for line in delivered),
+        peer=_header_text(match["peer"]),
+        time=_delivery_time(match["id"]),
+        raw=body.replace(b"\n", b"\r\n") if eol == b"\n" else body,
+        mail_options=tuple(_header_text(o) for o in options.split(" ")) if options else (),
+        login=None if login is None else _header_text(login),
+        tls=bool(match["tls"]),
     )
 
 
-def _open_maildir(path: str) -> mailbox.Maildir:
-    """A Maildir at ``path``, made if needed, also inside an existing empty folder.
+def _from_legacy(data: bytes) -> ReceivedMail:
+    """A file of the course's earlier format: one JSON envelope line, then the message."""
+    first, _, rest = data.partition(b"\n")
+    envelope = json.loads(first[len(LEGACY_HEADER) :])
 
-    ``mailbox.Maildir(create=True)`` makes tmp/, new/ and cur/ only when it makes
-    the folder itself; a folder that already exists (a fresh temporary one) would
-    fail at the first message.
-    """
-    for sub in ("tmp", "new", "cur"):
-        os.makedirs(os.path.join(path, sub), exist_ok=True)
-    return mailbox.Maildir(path, create=False)
+    def strings(value: Any) -> tuple[str, ...]:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ValueError(f"not a list of strings: {value!r}")
+        return tuple(value)
+
+    fields = (envelope.get("mail_from"), envelope.get("peer"), envelope.get("time"))
+    login, tls = envelope.get("login"), envelope.get("tls", False)
+    if (
+        not isinstance(envelope, dict)
+        or not isinstance(fields[0], str)
+        or not isinstance(fields[1], str)
+        or isinstance(fields[2], bool)
+        or not isinstance(fields[2], int | float)
+        or not (login is None or isinstance(login, str))
+        or not isinstance(tls, bool)
+    ):
+        raise ValueError("the envelope's fields have the wrong types")
+    return ReceivedMail(
+        mail_from=fields[0],
+        rcpt_tos=strings(envelope.get("rcpt_tos")),
+        peer=fields[1],
+        time=float(fields[2]),
+        raw=rest.replace(b"\n", b"\r\n"),
+        mail_options=strings(envelope.get("mail_options", [])),
+        login=login,
+        tls=tls,
+    )
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 class MailStore:
     """A thread-safe list of ``ReceivedMail``, optionally backed by a Maildir folder.
 
     The sink's thread adds; cells read, wait and clear. ``add`` returns only once
-    the message is stored (file written and renamed into ``new/``), which is what
-    lets the sink answer 250 only for a message that is really kept.
+    the message is stored (file written, synced and linked into ``new/``), which
+    is what lets the sink answer 250 only for a message that is really kept.
+    ``events`` gets a "skip" event for each malformed file met in the folder;
+    ``received_by`` is the server's name in the ``Received:`` header.
     """
 
-    def __init__(self, maildir: str | os.PathLike[str] | None = None):
+    def __init__(
+        self,
+        maildir: str | os.PathLike[str] | None = None,
+        *,
+        events: EventLog | None = None,
+        received_by: str = "localhost",
+    ):
         self._mails: list[ReceivedMail] = []
         self._changed = threading.Condition()
         self._waiting = 0  # cells in wait_for: only then is a notify worth its cost
-        self._maildir = _open_maildir(os.fspath(maildir)) if maildir else None
-        if self._maildir is not None:
+        self._events = events
+        self._received_by = received_by
+        self.skipped: list[tuple[str, str]] = []  # (file, why) for the malformed files met
+        self._path = os.fspath(maildir) if maildir else None
+        if self._path is not None:
+            _make_maildir(self._path)
             self._mails = self._read_maildir()
 
     def _read_maildir(self) -> list[ReceivedMail]:
-        assert self._maildir is not None
         mails = []
-        for key in self._maildir.keys():
+        for where, path in self._files():
             try:
-                mails.append(from_disk(self._maildir.get_bytes(key)))
-            except (ValueError, KeyError):
-                continue  # another program's message in the same folder: not ours to show
+                with open(path, "rb") as file:
+                    own = is_own(os.path.basename(path))
+                    if not own and file.read(len(LEGACY_HEADER)) != LEGACY_HEADER:
+                        continue  # another program's message in the same folder: not ours
+                    file.seek(0)
+                    mails.append(from_disk(file.read()))
+            except FileNotFoundError:
+                continue  # removed meanwhile (a clear in another kernel)
+            except (OSError, ValueError, TypeError, KeyError) as error:
+                self._skip(where, error)
         return sorted(mails, key=lambda m: m.time)
+
+    def _files(self) -> Iterator[tuple[str, str]]:
+        """``(new/name, path)`` of every file in new/ and cur/, in a stable order."""
+        assert self._path is not None
+        for sub in READ_FROM:
+            folder = os.path.join(self._path, sub)
+            for name in sorted(os.listdir(folder)):
+                path = os.path.join(folder, name)
+                if not name.startswith(".") and os.path.isfile(path):
+                    yield f"{sub}/{name}", path
+
+    def _skip(self, where: str, error: BaseException) -> None:
+        why = f"{type(error).__name__}: {error}"
+        self.skipped.append((where, why))
+        if self._events is not None:
+            self._events.record("skip", note=f"{where}: not read, {why}")
+
+    def _write(self, mail: ReceivedMail) -> None:
+        """Write ``mail`` into tmp/, sync it, link it into new/ (the Maildir way)."""
+        assert self._path is not None
+        name = delivery_name(mail.time)
+        data = to_disk(mail, name, self._received_by)
+        temporary = os.path.join(self._path, "tmp", name)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+        fd = os.open(temporary, flags, 0o600)
+        try:
+            try:
+                _write_all(fd, data)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            final = os.path.join(self._path, "new", name)
+            try:
+                os.link(temporary, final)  # never replaces a file, unlike a rename
+            except (AttributeError, PermissionError, NotImplementedError):
+                os.rename(temporary, final)  # a file system without hard links
+                return
+        except BaseException:
+            try:
+                os.remove(temporary)
+            except OSError:
+                pass
+            raise
+        try:
+            os.remove(temporary)
+        except OSError:  # the message is stored; a stale tmp/ file is harmless
+            pass
 
     def add(self, mail: ReceivedMail) -> ReceivedMail:
         """Store ``mail`` (on disk first, when there is a Maildir) and wake waiters."""
-        if self._maildir is not None:
-            self._maildir.add(to_disk(mail))
+        if self._path is not None:
+            self._write(mail)
         with self._changed:
             self._mails.append(mail)
             if self._waiting:
@@ -192,11 +441,25 @@ class MailStore:
         return mail
 
     def clear(self) -> None:
-        """Forget every message, in memory and in the Maildir."""
+        """Forget every message, in memory and in the Maildir: the sink's files only.
+
+        A file is the sink's by its name (``OWN_MARK``), whichever kernel wrote
+        it, or by the course's earlier format; anything else in the folder is
+        someone's mail and stays.
+        """
         with self._changed:
             self._mails.clear()
-            if self._maildir is not None:
-                self._maildir.clear()
+            if self._path is None:
+                return
+            for _where, path in self._files():
+                try:
+                    if not is_own(os.path.basename(path)):
+                        with open(path, "rb") as file:
+                            if file.read(len(LEGACY_HEADER)) != LEGACY_HEADER:
+                                continue
+                    os.remove(path)
+                except FileNotFoundError:
+                    pass
 
     @property
     def messages(self) -> list[ReceivedMail]:
@@ -250,3 +513,15 @@ class MailStore:
 
     def _repr_html_(self) -> str:
         return self.table()._repr_html_()
+
+
+def _make_maildir(path: str) -> None:
+    """A Maildir at ``path`` (tmp/, new/, cur/), made 0700 where missing.
+
+    Also inside an existing empty folder (a fresh temporary one), which
+    ``mailbox.Maildir(create=True)`` would leave without its subfolders. An
+    existing folder keeps the permissions its owner gave it.
+    """
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    for sub in SUBFOLDERS:
+        os.makedirs(os.path.join(path, sub), mode=0o700, exist_ok=True)

@@ -15,7 +15,12 @@ against the installed aiosmtpd and fails naming the one that changed:
 * the protocol reads everything from that reader (it becomes ``SMTP._reader``):
   commands and AUTH responses with ``readuntil()`` (separator LF), the lines of
   a message with ``readuntil(b"\\r\\n")``, and an over-long line raises
-  ``LimitOverrunError``, which aiosmtpd drains and answers itself;
+  ``LimitOverrunError``, which aiosmtpd drains itself by reading the error's
+  ``consumed`` bytes (so the overrun hooks know how much of the line went by)
+  and answers once the line ends;
+* a read that never returns is ended by ``connection_lost``, which cancels the
+  task that reads (as for a client that disconnects): that is how a session
+  the adapter hangs up on stops reading without aiosmtpd keeping anything more;
 * every reply goes through ``SMTP.push(self, status)``, a coroutine.
 
 Everything else used here is aiosmtpd's public interface (``transport``,
@@ -38,7 +43,7 @@ from typing import Any
 from aiosmtpd.smtp import SMTP
 
 from helpers.run.listeners import BACKLOG
-from helpers.run.logroute import route_logger
+from helpers.run.logroute import LogRoute, route_logger
 from helpers.show.events import EventLog
 
 __all__ = ["HookedSMTP", "SMTPController"]
@@ -66,19 +71,30 @@ class _HookedReader(asyncio.StreamReader):
         if separator != b"\n":  # a line of the message after DATA
             try:
                 line = await super().readuntil(separator)
-            except asyncio.LimitOverrunError:
-                protocol.data_overrun()
+            except asyncio.LimitOverrunError as overrun:
+                protocol.data_overrun(overrun.consumed)
+                if protocol.hung_up:
+                    await self._never()
                 raise
             protocol.data_line(line)
-            return line
-        try:
-            line = await super().readuntil(separator)
-        except asyncio.LimitOverrunError:
-            protocol.command_overrun()
-            raise
-        protocol.commands += 1
-        protocol.command_line(line)
+        else:
+            try:
+                line = await super().readuntil(separator)
+            except asyncio.LimitOverrunError as overrun:
+                protocol.command_overrun(overrun.consumed)
+                if protocol.hung_up:
+                    await self._never()
+                raise
+            protocol.commands += 1
+            protocol.command_line(line)
+        if protocol.hung_up:  # a hook hung up: aiosmtpd gets no more of this session
+            await self._never()
         return line
+
+    async def _never(self) -> bytes:
+        """Wait until ``connection_lost`` cancels the reading task (see ``hang_up``)."""
+        await asyncio.get_running_loop().create_future()
+        raise AssertionError("unreachable: only cancellation ends the wait")
 
 
 class _ReaderSwap(asyncio.StreamReaderProtocol):
@@ -108,14 +124,18 @@ class HookedSMTP(SMTP, _ReaderSwap):
     * ``command_line(line)``: every line the client sends outside DATA, as
       received, before aiosmtpd parses it (AUTH responses too); ``commands``
       counts them, an over-long line once (for a per-session command limit);
-    * ``command_overrun()`` / ``data_overrun()``: a line longer than
+    * ``command_overrun(size)`` / ``data_overrun(size)``: a line longer than
       ``line_length_limit`` (a class attribute; a subclass may set a smaller
       one) arrived as a command / inside a message. aiosmtpd drains it in
-      pieces and answers 500; the next ``command_line`` / ``data_line`` is the
-      rest of that line (for cutting or refusing over-long lines);
+      pieces of ``size`` bytes, one call each, and answers 500; the next
+      ``command_line`` / ``data_line`` is the rest of that line (for cutting
+      or refusing over-long lines);
     * ``data_line(line)``: every line after DATA, the final ``.`` included;
     * ``reply_line(line) -> bytes``: each reply line before it is sent, to be
       rewritten (enhanced status codes); ``on_reply(line)`` then sees it as sent.
+
+    Any hook may call ``hang_up(reply)`` to end the session (a limit reached):
+    the reply is sent, the connection closed, and aiosmtpd reads nothing more.
 
     ``closed`` is a future done when the connection is gone, for a clean stop.
     """
@@ -125,6 +145,7 @@ class HookedSMTP(SMTP, _ReaderSwap):
         smtp_kwargs["loop"] = smtp_kwargs.get("loop") or asyncio.get_running_loop()
         super().__init__(handler, **smtp_kwargs)
         self.commands = 0
+        self.hung_up = False  # set by hang_up(): the session reads nothing more
         self.raw_transport: asyncio.BaseTransport | None = None  # the socket's, TLS or not
         self.closed: asyncio.Future[None] = self.loop.create_future()
 
@@ -142,14 +163,14 @@ class HookedSMTP(SMTP, _ReaderSwap):
     def command_line(self, line: bytes) -> None:
         """A line from the client outside DATA, as received (line end included)."""
 
-    def command_overrun(self) -> None:
-        """An over-long command line is being drained (see the class doc)."""
+    def command_overrun(self, size: int) -> None:
+        """``size`` bytes of an over-long command line are being drained (see the class doc)."""
 
     def data_line(self, line: bytes) -> None:
         """A line of the message after DATA, as received, dot-stuffing not yet undone."""
 
-    def data_overrun(self) -> None:
-        """An over-long line inside a message is being drained (see the class doc)."""
+    def data_overrun(self, size: int) -> None:
+        """``size`` bytes of an over-long message line are being drained (see the class doc)."""
 
     def reply_line(self, line: bytes) -> bytes:
         """The reply line to send instead of ``line`` (no CRLF); the default keeps it."""
@@ -157,6 +178,30 @@ class HookedSMTP(SMTP, _ReaderSwap):
 
     def on_reply(self, line: bytes) -> None:
         """A reply line (no CRLF) about to be sent, after ``reply_line``."""
+
+    # -- what a hook may do ---------------------------------------------------------
+
+    def hang_up(self, status: str | bytes) -> None:
+        """Send ``status`` as the session's last reply and close the connection.
+
+        For a hook that finds a limit reached. The reply goes through
+        ``reply_line`` and ``on_reply`` like any other and leaves before the
+        connection closes; the line being read is not handed to aiosmtpd, and
+        any reply aiosmtpd still tries to send is dropped (see ``push``).
+        """
+        transport = self.transport
+        if self.hung_up or transport is None or transport.is_closing():
+            return
+        self.hung_up = True
+        line = self.reply_line(self._encode(status))
+        self.on_reply(line)
+        transport.write(line + b"\r\n")  # type: ignore[attr-defined]
+        transport.close()
+
+    def _encode(self, status: str | bytes) -> bytes:
+        if isinstance(status, str):
+            return status.encode("utf-8" if self.enable_SMTPUTF8 else "ascii")
+        return bytes(status)
 
     # -- where aiosmtpd calls in ---------------------------------------------------
 
@@ -184,11 +229,7 @@ class HookedSMTP(SMTP, _ReaderSwap):
         transport = self.transport
         if transport is None or transport.is_closing():
             return
-        if isinstance(status, str):
-            line = status.encode("utf-8" if self.enable_SMTPUTF8 else "ascii")
-        else:
-            line = bytes(status)
-        line = self.reply_line(line)
+        line = self.reply_line(self._encode(status))
         self.on_reply(line)
         await super().push(line)
 
@@ -214,9 +255,11 @@ class SMTPController:
     fallback, TCP_NODELAY for every session), and the server is ready once
     ``create_server`` has returned, since a client connecting earlier waits in
     the listener's backlog. ``stop()`` closes the server and every session,
-    cancels what still runs and closes the loop. Nothing prints: aiosmtpd's
-    ``mail.log`` and asyncio's logger go into ``events``; an error in
-    ``factory`` goes to ``on_error``, and that client is disconnected.
+    cancels what still runs and closes the loop. Nothing prints: while it runs,
+    what its thread logs on aiosmtpd's ``mail.log`` and asyncio's logger goes
+    into ``events`` (``helpers.run.logroute``), and everyone else's records go
+    where they always went; an error in ``factory`` goes to ``on_error``, and
+    that client is disconnected.
     """
 
     def __init__(
@@ -240,6 +283,7 @@ class SMTPController:
         self._ready = threading.Event()
         self._start_error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name=thread_name, daemon=True)
+        self._routes: list[LogRoute] = []
 
     @property
     def sessions(self) -> list[HookedSMTP]:
@@ -248,15 +292,18 @@ class SMTPController:
 
     def start(self, timeout: float = READY_TIMEOUT) -> None:
         """Serve in the background; returns once clients can connect (or raises)."""
-        handler = route_logger("mail.log", self._events, level=logging.WARNING)
-        handler.addFilter(_not_deprecation_noise)
-        route_logger("asyncio", self._events, level=logging.WARNING)
+        self._routes = [
+            route_logger(
+                "mail.log", self._events, thread=self._thread, keep=_not_deprecation_noise
+            ),
+            route_logger("asyncio", self._events, thread=self._thread),
+        ]
         self._thread.start()
         if not self._ready.wait(timeout):
             self.stop()
             raise TimeoutError(f"the SMTP server did not start within {timeout} s")
         if self._start_error is not None:
-            self._thread.join(STOP_TIMEOUT)
+            self.stop()
             raise self._start_error
 
     def stop(self, timeout: float = STOP_TIMEOUT) -> bool:
@@ -267,7 +314,11 @@ class SMTPController:
             pass
         if self._thread.is_alive():
             self._thread.join(timeout)
-        return not self._thread.is_alive()
+        if self._thread.is_alive():
+            return False  # its routes stay: the thread may still log
+        for route in self._routes:
+            route.remove()
+        return True
 
     def _session(self) -> asyncio.Protocol:
         try:

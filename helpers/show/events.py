@@ -9,12 +9,30 @@ log when the student asks::
     log.record("recv", ("127.0.0.1", 54321), b"hello")
     log.wait_for("recv")        # waits (with a timeout) instead of sleeping
     log                         # a table in JupyterLab, text in str()
+
+Bounded, because a server's log lives as long as the kernel and a client may
+send without end (on a shared hub, any local user can reach a kernel's ports):
+
+* ``EVENTS_KEPT`` (10,000): the newest events are kept, older ones are dropped
+  and counted (``dropped``); the table's caption then says
+  "… N earlier events not kept";
+* ``EVENT_DATA_KEPT`` (256 bytes): an event keeps the first bytes of what was
+  sent or received, cut between UTF-8 characters, and ``nbytes`` keeps the
+  exact size. That is more than the table's ``data`` column (``PREVIEW_BYTES``)
+  and a sequence diagram's label (22 characters) show, so a log of ordinary
+  lessons reads exactly as if everything were kept (a label is made from the
+  first bytes only: text that stops being printable or UTF-8 after them is
+  labelled as text), and 5 x 10 MB through a server leaves a few MB of
+  events behind, not 100 MB;
+* ``EVENTS_SHOWN`` (1,000): what a cell displays, the newest events, so that
+  showing a full log stays quick and small; ``table()`` has every kept event.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -23,7 +41,10 @@ from helpers.show.tables import Table
 
 __all__ = ["EventLog"]
 
-PREVIEW_BYTES = 40
+PREVIEW_BYTES = 40  # of data shown in a table's "data" column
+EVENTS_KEPT = 10_000  # per log: the newest; older ones are counted, not kept
+EVENT_DATA_KEPT = 256  # bytes of an event's data kept; nbytes stays exact
+EVENTS_SHOWN = 1_000  # the newest events a cell displays
 
 
 def format_peer(address: Any) -> str | None:
@@ -43,17 +64,39 @@ def format_peer(address: Any) -> str | None:
     return str(address)
 
 
-def preview(data: bytes, limit: int = PREVIEW_BYTES) -> str:
-    """The repr of at most ``limit`` bytes, with ``...`` when there was more."""
+def preview(data: bytes, limit: int = PREVIEW_BYTES, nbytes: int | None = None) -> str:
+    """The repr of at most ``limit`` bytes, with ``...`` when there was more.
+
+    ``nbytes`` is the size of the whole, when ``data`` is only its beginning.
+    """
     if not data:
         return ""
     shown = repr(bytes(data[:limit]))
-    return shown + "..." if len(data) > limit else shown
+    return shown + "..." if max(len(data), nbytes or 0) > limit else shown
 
 
-@dataclass(frozen=True)
+def kept_data(data: bytes, limit: int = EVENT_DATA_KEPT) -> bytes:
+    """The first ``limit`` bytes or a little fewer: never the first part of a UTF-8 character.
+
+    A text cut inside a character would no longer decode, and a sequence
+    diagram would label it as bytes instead of text.
+    """
+    if len(data) <= limit:
+        return data
+    cut = limit
+    while cut > limit - 3 and data[cut] & 0xC0 == 0x80:  # a continuation byte
+        cut -= 1
+    return data[:cut]
+
+
+@dataclass(frozen=True, slots=True)
 class Event:
-    """One recorded happening. ``t`` is seconds since the log started."""
+    """One recorded happening. ``t`` is seconds since the log started.
+
+    ``data`` is what was sent or received, or its first ``EVENT_DATA_KEPT``
+    bytes when it was longer; ``nbytes`` is always the whole size (given as -1,
+    it is ``len(data)``).
+    """
 
     t: float
     kind: str
@@ -61,23 +104,26 @@ class Event:
     data: bytes = b""
     note: str = ""
     actor: str = "server"
+    nbytes: int = -1
 
-    @property
-    def nbytes(self) -> int:
-        return len(self.data)
+    def __post_init__(self) -> None:
+        if self.nbytes < 0:
+            object.__setattr__(self, "nbytes", len(self.data))
 
 
 class EventLog:
-    """A thread-safe, append-only list of events with a start time.
+    """A thread-safe, append-only list of the newest events, with a start time.
 
     Servers record from their threads; cells read ``.events`` (a copy) or show
     the log itself. ``wait_for`` lets a cell wait until something was recorded.
+    At most ``EVENTS_KEPT`` events are kept; ``dropped`` counts the older ones.
     """
 
     def __init__(self, name: str = ""):
         self.name = name
         self._start = time.monotonic()
-        self._events: list[Event] = []
+        self._events: deque[Event] = deque(maxlen=EVENTS_KEPT)
+        self.dropped = 0  # events recorded and no longer kept (the oldest first)
         self._changed = threading.Condition()
 
     def record(
@@ -90,11 +136,19 @@ class EventLog:
     ) -> Event:
         """Append an event; ``peer`` may be an address tuple or already a string."""
         peer = peer if peer is None or isinstance(peer, str) else format_peer(peer)
-        data = bytes(data)
+        if not isinstance(data, bytes | bytearray | memoryview):
+            data = bytes(data)
+        if isinstance(data, bytes) and len(data) <= EVENT_DATA_KEPT:
+            kept, nbytes = data, len(data)  # the common case: nothing to cut or copy
+        else:
+            view = memoryview(data).cast("B")
+            kept, nbytes = bytes(kept_data(view)), view.nbytes
         with self._changed:
             # Timed under the lock, so the log reads in time order even when
             # several threads record at once (the sequence diagram relies on it).
-            event = Event(time.monotonic() - self._start, kind, peer, data, note, actor)
+            event = Event(time.monotonic() - self._start, kind, peer, kept, note, actor, nbytes)
+            if len(self._events) == EVENTS_KEPT:
+                self.dropped += 1
             self._events.append(event)
             self._changed.notify_all()
         return event
@@ -108,6 +162,7 @@ class EventLog:
         """Forget the events so far (times keep counting from the log's start)."""
         with self._changed:
             self._events.clear()
+            self.dropped = 0
 
     def __len__(self) -> int:
         with self._changed:
@@ -153,7 +208,19 @@ class EventLog:
             )
         return found
 
-    def table(self) -> Table:
+    def table(self, last: int | None = None) -> Table:
+        """The kept events (or the newest ``last`` of them) as a Table.
+
+        The caption says how many earlier events are left out: dropped from the
+        log ("not kept") or only from this table ("not shown").
+        """
+        with self._changed:
+            events = list(self._events)
+            dropped = self.dropped
+        hidden = 0
+        if last is not None and len(events) > last:
+            hidden = len(events) - last
+            events = events[hidden:]
         rows = [
             (
                 f"+{e.t:.3f} s",
@@ -161,12 +228,20 @@ class EventLog:
                 e.kind,
                 e.peer or "",
                 e.nbytes if e.data else "",
-                preview(e.data),
+                preview(e.data, nbytes=e.nbytes),
                 e.note,
             )
-            for e in self.events
+            for e in events
         ]
         caption = f"{self.name} events" if self.name else ""
+        left_out = []
+        if dropped:
+            left_out.append(f"{dropped:,} earlier events not kept")
+        if hidden:
+            left_out.append(f"{hidden:,} {'more ' if dropped else 'earlier events '}not shown")
+        if left_out:
+            said = "… " + ", ".join(left_out)
+            caption = f"{caption} ({said})" if caption else said
         # Byte previews of Cyrillic text and long notes fold, so the table fits the page.
         return Table(
             ["time", "actor", "event", "peer", "bytes", "data", "note"],
@@ -177,9 +252,9 @@ class EventLog:
         )
 
     def __str__(self) -> str:
-        return str(self.table())
+        return str(self.table(EVENTS_SHOWN))
 
     __repr__ = __str__
 
     def _repr_html_(self) -> str:
-        return self.table()._repr_html_()
+        return self.table(EVENTS_SHOWN)._repr_html_()
