@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import sys
 import threading
 import time
@@ -238,3 +239,19 @@ def test_an_answer_that_cannot_be_shown_is_an_error_not_a_crash():
     result = check(REVERSE, lambda word: Unshowable())
     assert result.status == "error"
     assert "could not be compared or shown: RuntimeError: no repr" in result.details[1]
+
+
+def test_a_stopped_solution_leaves_no_exception_behind():
+    """Its cleanup (a with-block closing a socket) runs; no exception stays "being handled"."""
+
+    def reverse_word(word):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.bind(("127.0.0.1", 0))
+            sock.recv(10)  # nobody sends: waits until the limit
+
+    assert check(REVERSE, reverse_word).status == "timeout"
+    assert sys.exc_info() == (None, None, None)
+    try:
+        raise ValueError("after the check")
+    except ValueError as error:
+        assert error.__context__ is None

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import re
 import socket
+import threading
 from collections.abc import Callable
 
 import pytest
 
 from helpers.run.listeners import UNIX_SOCKETS
 from helpers.run.registry import running_servers, stop_server
-from helpers.run.servers import serve_datagrams, serve_each, serve_unix
+from helpers.run.servers import serve, serve_datagrams, serve_each, serve_unix
 from helpers.run.service import Service
 from helpers.services.mailsink import start_mail_sink
 from helpers.services.nameserver import start_name_server
@@ -141,3 +142,24 @@ def test_an_af_unix_server_follows_the_contract_with_a_path(capfd) -> None:
         server.stop()
         server.stop()
     assert not server.running and server not in running_servers()
+
+
+def test_stop_during_a_servers_own_end_returns_once_everything_is_freed(monkeypatch):
+    """A server whose function returned stops itself; a stop() meanwhile waits for that stop."""
+    from helpers.run import stoppable
+
+    slow_close = stoppable.TrackedListener.close
+
+    def close_slowly(self):
+        threading.Event().wait(0.5)  # a busy machine, where closing takes a while
+        slow_close(self)
+
+    monkeypatch.setattr(stoppable.TrackedListener, "close", close_slowly)
+    server = serve("contract-ends", lambda listener: listener.accept(), port=0, quiet=True)
+    with socket.create_connection(server.address, timeout=2):
+        pass
+    while server.running:  # its function has returned; its own stop is under way
+        threading.Event().wait(0.01)
+    server.stop()
+    assert server._sockets[0].fileno() == -1  # the listener is closed: the port is free
+    assert [e.kind for e in server.events][-1] == "stop"

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import html
 import operator
+import os
 import signal
 import sys
 import threading
@@ -127,15 +128,18 @@ def _describe(solution: Callable[..., Any], case: Case) -> str:
 
 
 REARM = 0.05  # seconds between alarms once the limit has passed
+_OWN_CODE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # helpers/
 
 
 def _run_in_main_thread(work: Callable[[], Any], limit: float) -> Any:
     """Interrupt ``work`` after ``limit`` seconds with SIGALRM, keeping any outer timer.
 
     A solution may loop around ``try: ... except: pass``, which swallows the
-    alarm's exception. So the alarm also switches on a trace function for the
-    solution's frames that raises again at the next line, which is the handler's
-    own ``pass``: an exception raised inside an ``except`` clause leaves the
+    alarm's exception. So the alarm also traces the solution's frames that are
+    running at that moment (not the course's own, whose cleanup must run, and
+    not frames called later): at the first line that runs while the alarm's
+    exception is being handled, which is the handler's own ``pass``, it is
+    raised again, and an exception raised inside an ``except`` clause leaves the
     loop. The alarm repeats every ``REARM`` seconds until the work gives up, and
     work that swallowed an alarm and returned anyway still counts as out of time.
     """
@@ -143,9 +147,9 @@ def _run_in_main_thread(work: Callable[[], Any], limit: float) -> Any:
     previous_trace = sys.gettrace()
 
     def raise_again(frame: Any, event: str, arg: Any) -> Any:
-        if done:
-            return None
-        if event == "line":
+        if done or event == "call":
+            return None  # a frame called from here on runs untraced
+        if event == "line" and isinstance(sys.exc_info()[1], _TimeLimit):
             raise _TimeLimit
         return raise_again
 
@@ -156,7 +160,8 @@ def _run_in_main_thread(work: Callable[[], Any], limit: float) -> Any:
         fired = True
         sys.settrace(raise_again)
         while frame is not None and frame.f_code is not _run_in_main_thread.__code__:
-            frame.f_trace, frame.f_trace_lines = raise_again, True
+            if not frame.f_code.co_filename.startswith(_OWN_CODE):
+                frame.f_trace, frame.f_trace_lines = raise_again, True
             frame = frame.f_back
         raise _TimeLimit
 

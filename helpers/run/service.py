@@ -40,6 +40,8 @@ from helpers.show.events import EventLog
 
 __all__ = ["Service"]
 
+STOP_WAIT = 5.0  # at most this long for a stop another thread is doing to finish
+
 
 class Service:
     """A background service: name, address, status line, events, errors, stop.
@@ -63,6 +65,8 @@ class Service:
         self.errors: list[BaseException] = []
         self._state = "new"  # new -> running -> stopped (-> running, if restartable)
         self._state_lock = threading.Lock()
+        self._stopped_fully = threading.Event()  # set once a stop has freed everything
+        self._stopper: int | None = None  # the thread doing that stop
 
     # -- what every service shows ----------------------------------------------
 
@@ -128,6 +132,11 @@ class Service:
         """Stop serving: every blocked call returns, the port is free. Safe to call twice."""
         previous = self._mark_stopped()
         if previous is None:
+            # Stopped already, or being stopped by another thread (a server whose
+            # function returned stops itself): return once that stop has freed
+            # everything, so the caller may count on the port and files being gone.
+            if threading.get_ident() != self._stopper:
+                self._stopped_fully.wait(STOP_WAIT)
             return
         try:
             if previous == "running":
@@ -141,12 +150,15 @@ class Service:
             if self._state == "stopped":
                 return None
             previous, self._state = self._state, "stopped"
+            self._stopper = threading.get_ident()
+            self._stopped_fully.clear()
             return previous
 
     def _finish(self, note: str = "") -> None:
         """The last step of every stop: record it and leave the registry."""
         self.events.record("stop", note=note)
         forget(self.name, self)
+        self._stopped_fully.set()
 
     # -- what a subclass brings -------------------------------------------------
 
