@@ -14,6 +14,15 @@ from typing import Any
 import pytest
 from server_checking import printed_status_line, run_reverse_server_cell, stop_all_and_check_threads
 
+from helpers.run.registry import stop_all
+
+
+@pytest.fixture(scope="module")
+def servers_stopped_after_module() -> Iterator[None]:
+    """After the module: every server stopped (a checker's own server lives for a module)."""
+    yield
+    stop_all()
+
 
 @pytest.fixture
 def no_servers_left() -> Iterator[None]:

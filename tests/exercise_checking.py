@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
 from helpers.lessons.checks import CheckResult, Exercise, check
 
 
@@ -54,3 +56,24 @@ def assert_gets_hint(
     assert result.status in allowed, repr(result)
     assert result.hint == hint_of(exercise, hint_text), repr(result)
     return result
+
+
+def standard_tests(exercises: dict[str, tuple[Exercise, Callable[..., Any]]]) -> tuple[Any, Any]:
+    """The two tests every notebook's exercises get, parametrized by name over ``exercises``.
+
+    ``test_reference_solution_passes, test_unsolved_says_not_solved_yet_with_the_first_hint =
+    standard_tests(EXERCISES)`` in a test module: the reference passes without printing
+    anything (a checker's own server starts quietly), and the stored unsolved state says
+    "not solved yet" with the first hint.
+    """
+
+    @pytest.mark.parametrize("name", exercises)
+    def test_reference_solution_passes(name: str, capfd: pytest.CaptureFixture[str]) -> None:
+        assert_passes(*exercises[name])
+        assert capfd.readouterr() == ("", "")
+
+    @pytest.mark.parametrize("name", exercises)
+    def test_unsolved_says_not_solved_yet_with_the_first_hint(name: str) -> None:
+        assert_unsolved(exercises[name][0])
+
+    return test_reference_solution_passes, test_unsolved_says_not_solved_yet_with_the_first_hint

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from exercise_checking import assert_gets_hint, assert_passes, assert_unsolved
+from exercise_checking import assert_gets_hint, standard_tests
 from solutions import exercises_01 as reference
 
 from helpers.lessons.exercises_01 import PLACE_PROTOCOLS
@@ -13,15 +13,9 @@ EXERCISES = {
 }
 
 
-@pytest.mark.parametrize("name", EXERCISES)
-def test_reference_solution_passes(name: str) -> None:
-    assert_passes(*EXERCISES[name])
-
-
-@pytest.mark.parametrize("name", EXERCISES)
-def test_unsolved_says_not_solved_yet_with_the_first_hint(name: str) -> None:
-    exercise, _ = EXERCISES[name]
-    assert_unsolved(exercise)
+test_reference_solution_passes, test_unsolved_says_not_solved_yet_with_the_first_hint = (
+    standard_tests(EXERCISES)
+)
 
 
 # ---- protocols on layers: wrong answers ----

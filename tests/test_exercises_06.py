@@ -5,7 +5,7 @@ from __future__ import annotations
 import struct
 
 import pytest
-from exercise_checking import assert_gets_hint, assert_passes, assert_unsolved
+from exercise_checking import assert_gets_hint, standard_tests
 from solutions import exercises_06 as reference
 
 from helpers.lessons.exercises_06 import IPV4_CHECKSUM, UDP_HEADER
@@ -17,15 +17,9 @@ EXERCISES = {
 }
 
 
-@pytest.mark.parametrize("name", EXERCISES)
-def test_reference_solution_passes(name: str) -> None:
-    assert_passes(*EXERCISES[name])
-
-
-@pytest.mark.parametrize("name", EXERCISES)
-def test_unsolved_says_not_solved_yet_with_the_first_hint(name: str) -> None:
-    exercise, _ = EXERCISES[name]
-    assert_unsolved(exercise)
+test_reference_solution_passes, test_unsolved_says_not_solved_yet_with_the_first_hint = (
+    standard_tests(EXERCISES)
+)
 
 
 def test_reference_checksums_agree_with_the_helper() -> None:

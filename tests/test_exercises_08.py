@@ -7,13 +7,12 @@ import socket
 from email.message import EmailMessage
 
 import pytest
-from exercise_checking import assert_gets_hint, assert_passes, assert_unsolved
+from exercise_checking import assert_gets_hint, standard_tests
 from solutions import exercises_08 as reference
 
 from helpers.lessons.checks import check
 from helpers.lessons.exercises_08 import ATTACHMENT, SEND_LETTER
 from helpers.lessons.mail_checks import checker_sink
-from helpers.run.registry import stop_all
 
 EXERCISES = {
     "send_letter": (SEND_LETTER, reference.send_letter),
@@ -22,22 +21,12 @@ EXERCISES = {
 HELLO = "student.local"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def stop_the_checker_sink():
-    yield
-    stop_all()
+# the checkers' own sink is stopped once this module is done (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("servers_stopped_after_module")
 
-
-@pytest.mark.parametrize("name", EXERCISES)
-def test_reference_solution_passes(name: str, capfd) -> None:
-    assert_passes(*EXERCISES[name])
-    assert capfd.readouterr() == ("", "")  # the checker's sink starts without a status line
-
-
-@pytest.mark.parametrize("name", EXERCISES)
-def test_unsolved_says_not_solved_yet_with_the_first_hint(name: str) -> None:
-    exercise, _ = EXERCISES[name]
-    assert_unsolved(exercise)
+test_reference_solution_passes, test_unsolved_says_not_solved_yet_with_the_first_hint = (
+    standard_tests(EXERCISES)
+)
 
 
 def test_the_lessons_sink_is_left_alone() -> None:

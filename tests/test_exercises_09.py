@@ -5,12 +5,11 @@ from __future__ import annotations
 import smtplib
 
 import pytest
-from exercise_checking import assert_gets_hint, assert_passes, assert_unsolved
+from exercise_checking import assert_gets_hint, standard_tests
 from solutions import exercises_09 as reference
 
 from helpers.lessons.checks import check
 from helpers.lessons.exercises_09 import REFUSED_RECIPIENTS
-from helpers.run.registry import stop_all
 
 EXERCISES = {
     "refused": (REFUSED_RECIPIENTS, reference.send_to_all),
@@ -18,22 +17,12 @@ EXERCISES = {
 HELLO = "student.local"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def stop_the_checker_sink():
-    yield
-    stop_all()
+# the checkers' own sink is stopped once this module is done (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("servers_stopped_after_module")
 
-
-@pytest.mark.parametrize("name", EXERCISES)
-def test_reference_solution_passes(name: str, capfd) -> None:
-    assert_passes(*EXERCISES[name])
-    assert capfd.readouterr() == ("", "")  # the checker's sink starts without a status line
-
-
-@pytest.mark.parametrize("name", EXERCISES)
-def test_unsolved_says_not_solved_yet_with_the_first_hint(name: str) -> None:
-    exercise, _ = EXERCISES[name]
-    assert_unsolved(exercise)
+test_reference_solution_passes, test_unsolved_says_not_solved_yet_with_the_first_hint = (
+    standard_tests(EXERCISES)
+)
 
 
 # ---- refused recipients: wrong answers ----
