@@ -19,6 +19,9 @@ Each layer imports only from the layers listed below it (``lint-imports``
 checks it). Importing ``helpers`` is cheap: a name is loaded from its module on
 first use, so the first cell of a notebook does not pay for aiosmtpd or dnslib
 it may never need.
+
+In IPython, ``%load_ext helpers`` adds the ``%%program NAME.py`` cell magic,
+which saves the cell as a program that ``start_program`` and ``run_program`` run.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ CORE_MODULES = (
     "run.service",
     "run.recording",
     "run.reverse_client",
+    "run.programs",
     "show.events",
     "show.tables",
     "show.sequence",
@@ -53,6 +57,9 @@ _EXPORTS: dict[str, str] = {
     "NetworkGuardError": "run.guard",
     "disable_guard": "run.guard",
     "enable_guard": "run.guard",
+    "ProgramFailed": "run.programs",
+    "run_program": "run.programs",
+    "start_program": "run.programs",
     "RecordedSocket": "run.recording",
     "stop_all": "run.registry",
     "stop_server": "run.registry",
@@ -92,3 +99,10 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_EXPORTS))
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext helpers``: adds the ``%%program NAME.py`` cell magic (saves a program)."""
+    from helpers.run.program_files import program_magic
+
+    ipython.register_magic_function(program_magic, "cell", "program")
