@@ -90,6 +90,9 @@ def pytest_configure(config: pytest.Config) -> None:
     record = AuditRecord(workdir / "netaudit-session.jsonl")
     os.environ["IPYTHONDIR"] = str(ipython_dir)
     os.environ["COURSE_NETAUDIT_LOG"] = str(record.path)
+    # The programs a notebook starts run the same start-up as its kernel.
+    os.environ["COURSE_PROGRAM_STARTUP"] = str(nbexec.STARTUP_FILE)
+    os.environ["COURSE_PROGRAMS_DIR"] = str(workdir / "programs")
     config.stash[_workdir] = workdir
     config.stash[_record] = record
 

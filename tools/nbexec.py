@@ -110,7 +110,12 @@ def ipython_dir() -> Iterator[Path]:
 def kernel_environment() -> Iterator[dict[str, str]]:
     """This process's environment, with IPYTHONDIR pointing at a fresh ``ipython_dir()``."""
     with ipython_dir() as path:
-        yield {**os.environ, "IPYTHONDIR": str(path)}
+        yield {
+            **os.environ,
+            "IPYTHONDIR": str(path),
+            # the programs a notebook starts run the same start-up as its kernel
+            "COURSE_PROGRAM_STARTUP": str(STARTUP_FILE),
+        }
 
 
 @dataclass

@@ -16,6 +16,8 @@ so that before the student's first line runs:
   program (a probe would appear in the program's own "received from" prints):
   ``socket.listen`` is wrapped to write ``listening HOST PORT`` to the channel
   after the real call, and binding a datagram socket writes ``bound HOST PORT``;
+* **a start-up file runs first** when ``COURSE_PROGRAM_STARTUP`` names one,
+  before the guard, in the order a kernel runs its own start-up files;
 * **tracebacks show the student's lines only**: frames of the standard library
   or of this launcher are left out, so what the student reads is their own
   program, the same on every machine.
@@ -42,6 +44,7 @@ READY_FD = "COURSE_READY_FD"
 READY_HANDLE = "COURSE_READY_HANDLE"
 PARENT_PID = "COURSE_PARENT_PID"
 PARENT_DEATH = "COURSE_PARENT_DEATH"  # "signal" (Linux default) or "pipe": the watchdog only
+STARTUP = "COURSE_PROGRAM_STARTUP"  # a file to run first, as IPython runs its start-up files
 PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
@@ -78,9 +81,11 @@ def die_with_parent_signal() -> bool:
 
 def end_process_group() -> None:
     """End this program and anything it started (called when the kernel is gone)."""
-    if hasattr(os, "killpg"):
+    # Only a group of its own (``start_new_session``): a launcher run by hand
+    # inside someone else's group must not end that group.
+    if hasattr(os, "killpg") and os.getpgid(0) == os.getpid():
         try:
-            os.killpg(os.getpgid(0), signal.SIGKILL)
+            os.killpg(os.getpid(), signal.SIGKILL)
         except OSError:
             pass
     os._exit(1)
@@ -167,6 +172,17 @@ def print_traceback(error: BaseException, filename: str, stream: TextIO) -> None
     stream.flush()
 
 
+def run_startup_file(path: str) -> None:
+    """Run ``path`` (if given) before the guard, as a kernel runs its start-up files.
+
+    Whoever runs the notebooks can so give a program the same process set-up
+    as the kernel that started it (an audit hook of their own, say).
+    """
+    if path:
+        with open(path, encoding="utf-8") as file:
+            exec(compile(file.read(), path, "exec"), {"__name__": "__startup__"})
+
+
 def run(path: str, args: list[str]) -> int:
     """Run the program at ``path`` as ``__main__`` with ``sys.argv = [name, *args]``."""
     folder, filename = os.path.split(os.path.abspath(path))
@@ -199,6 +215,7 @@ def main(argv: list[str]) -> int:
     if os.environ.get(PARENT_DEATH, "signal") == "signal":
         die_with_parent_signal()
     watch_parent(take_stdin_for_watchdog())
+    run_startup_file(os.environ.get(STARTUP, ""))
 
     from helpers.run.guard import enable_guard
 

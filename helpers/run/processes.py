@@ -272,7 +272,7 @@ def threads_asleep(pid: int) -> bool | None:
         return None
     try:
         for task in tasks.iterdir():
-            stat = (task / "stat").read_text()
+            stat = (task / "stat").read_text(encoding="ascii", errors="replace")
             state = stat.rsplit(")", 1)[1].split()[0]
             if state != "S":
                 return False

@@ -46,7 +46,9 @@ def program_folder() -> Path:
             _remove_folders_of_dead_kernels(base)
             folder = base / f"kernel-{os.getpid()}"
             folder.mkdir(parents=True, exist_ok=True)
-            (folder / MARKER).write_text("made by helpers.run.programs; removed at exit\n")
+            (folder / MARKER).write_text(
+                "made by helpers.run.programs; removed at exit\n", encoding="utf-8"
+            )
             atexit.register(_remove_folder, folder)
             _folder = folder
         return _folder

@@ -274,6 +274,10 @@ class Program(Service):
     # -- stop -----------------------------------------------------------------------------
 
     def _close(self) -> None:
+        # Let it finish what it is doing first (a print, a reply): the Ctrl-C then
+        # finds it waiting, and its traceback shows the same line every time.
+        if self._capture is not None and self.process is not None:
+            self._wait_idle(STOP_WAIT)
         self._stopped_by_us = True
         self._end_process()
 

@@ -178,6 +178,7 @@ class JupyterLab:
             # Where the kernel start-up's audit hook records any address outside
             # loopback (it blocks them either way); read back by audit_entries().
             COURSE_NETAUDIT_LOG=str(self.base / "netaudit.jsonl"),
+            COURSE_PROGRAM_STARTUP=str(self.startup_file),
             PYTHONUNBUFFERED="1",
         )
         return env
