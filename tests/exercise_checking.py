@@ -1,10 +1,12 @@
 """What the tests of every notebook's exercises share (tests/test_exercises_0N.py).
 
 Each notebook's exercises are tested the same three ways: the reference
-solution passes, the stored unsolved state says "not solved yet" with the first
-hint, and every typical wrong answer gets the hint written for it. The hint is
-named by a piece of its text, so a test fails if no hint or several hints
-contain it, or if the wrong answer gets any other hint.
+solution (shipped in ``helpers.lessons.solutions``, the one ``reveal`` shows)
+passes, the stored unsolved state says "not solved yet" with the first hint and
+no step of the hint ladder, and every typical wrong answer gets the hint
+written for it, with the ladder's step beside it. The hint is named by a piece
+of its text, so a test fails if no hint or several hints contain it, or if the
+wrong answer gets any other hint.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ def assert_unsolved(exercise: Exercise) -> CheckResult:
 
     result = check(exercise, unsolved)
     assert result.status == "not solved", repr(result)
-    assert result.hint == exercise.first_hint
+    assert result.hint == exercise.first_hint and result.rung is None
     assert repr(result) == f"not solved yet: {exercise.title}\nHint: {exercise.first_hint}"
     return result
 
@@ -55,6 +57,8 @@ def assert_gets_hint(
     allowed = (status,) if isinstance(status, str) else status
     assert result.status in allowed, repr(result)
     assert result.hint == hint_of(exercise, hint_text), repr(result)
+    assert result.rung is not None and result.rung.key == exercise.key, repr(result)
+    assert f"Hint: {result.hint}\nHint {result.rung.step} of " in repr(result)
     return result
 
 
@@ -63,13 +67,15 @@ def standard_tests(exercises: dict[str, tuple[Exercise, Callable[..., Any]]]) ->
 
     ``test_reference_solution_passes, test_unsolved_says_not_solved_yet_with_the_first_hint =
     standard_tests(EXERCISES)`` in a test module: the reference passes without printing
-    anything (a checker's own server starts quietly), and the stored unsolved state says
-    "not solved yet" with the first hint.
+    anything (a checker's own server starts quietly) and is the one the exercise names for
+    ``reveal``, and the stored unsolved state says "not solved yet" with the first hint.
     """
 
     @pytest.mark.parametrize("name", exercises)
     def test_reference_solution_passes(name: str, capfd: pytest.CaptureFixture[str]) -> None:
-        assert_passes(*exercises[name])
+        exercise, solution = exercises[name]
+        assert exercise.reference is solution
+        assert_passes(exercise, solution)
         assert capfd.readouterr() == ("", "")
 
     @pytest.mark.parametrize("name", exercises)

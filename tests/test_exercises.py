@@ -1,4 +1,9 @@
-"""helpers.lessons.checks: the check mechanism itself, on a toy exercise."""
+"""helpers.lessons.checks: the check mechanism itself, on a toy exercise.
+
+The hint ladder's memory lives as long as the process; each test here starts
+with a clean one, as a fresh kernel does (tests/test_hint_ladder.py tests the
+ladder itself).
+"""
 
 from __future__ import annotations
 
@@ -9,13 +14,22 @@ import time
 
 import pytest
 
-from helpers.lessons.checks import Case, CheckResult, Exercise, Mistake, check
+from helpers.lessons.checks import Case, CheckResult, Exercise, Mistake, check, forget_attempts
+
+
+@pytest.fixture(autouse=True)
+def fresh_ladders():
+    forget_attempts()
+    yield
+    forget_attempts()
+
 
 REVERSE = Exercise(
     key="toy.reverse",
     title="Reverse a word",
     cases=[Case(("abc",), "cba", "Latin"), Case(("ПАЛИНДРОМ",), "МОРДНИЛАП", "Cyrillic")],
     first_hint="Slicing with a step of -1 reverses a sequence.",
+    hints=("word[::-1] is the whole answer for str.", "return word[::-1]"),
     mistakes=[
         Mistake(
             "Decode the bytes before reversing them.", lambda case, got: isinstance(got, bytes)
@@ -61,7 +75,8 @@ def test_wrong_answer_fails_with_the_case_and_the_matching_hint():
         "case 'Latin': <lambda>('abc')\n"
         "expected: 'cba'\n"
         "got:      b'cba'\n"
-        "Hint: Decode the bytes before reversing them."
+        "Hint: Decode the bytes before reversing them.\n"
+        "Hint 1 of 3: Slicing with a step of -1 reverses a sequence."
     )
     assert "&lt;lambda&gt;" in result._repr_html_()
 

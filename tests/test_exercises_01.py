@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 from exercise_checking import assert_gets_hint, standard_tests
-from solutions import exercises_01 as reference
 
 from helpers.lessons.exercises_01 import PLACE_PROTOCOLS
+from helpers.lessons.solutions import exercises_01 as reference
 
 EXERCISES = {
     "layer_of": (PLACE_PROTOCOLS, reference.layer_of),

@@ -7,10 +7,10 @@ import struct
 
 import pytest
 from exercise_checking import assert_gets_hint, assert_passes, assert_unsolved
-from solutions import exercises_03 as reference
 
 from helpers.lessons.checks import check
 from helpers.lessons.exercises_03 import EXERCISES, PREFIXED_CLIENT, RECV_EXACTLY, SENDALL_SERVER
+from helpers.lessons.solutions import exercises_03 as reference
 from helpers.run.registry import stop_all
 from helpers.wire.text import reverse_utf8
 

@@ -6,10 +6,10 @@ import socket
 
 import pytest
 from exercise_checking import assert_gets_hint, assert_passes, assert_unsolved, hint_of
-from solutions import exercises_05 as reference
 
 from helpers.lessons.checks import check
 from helpers.lessons.exercises_05 import PING_SUMMARY, UDP_REQUEST, RequestOutcome
+from helpers.lessons.solutions import exercises_05 as reference
 
 EXERCISES = {
     "ping_summary": (PING_SUMMARY, reference.ping_summary),

@@ -6,9 +6,9 @@ import struct
 
 import pytest
 from exercise_checking import assert_gets_hint, standard_tests
-from solutions import exercises_06 as reference
 
 from helpers.lessons.exercises_06 import IPV4_CHECKSUM, UDP_HEADER
+from helpers.lessons.solutions import exercises_06 as reference
 from helpers.wire.packets import internet_checksum, udp_header
 
 EXERCISES = {

@@ -9,7 +9,7 @@ from exercise_checking import assert_passes, assert_unsolved
 
 from helpers.lessons import exercises_07 as ex
 from helpers.lessons.checks import check
-from tests.solutions import exercises_07 as ref
+from helpers.lessons.solutions import exercises_07 as ref
 
 
 def _hint_of(exercise, solution) -> str:

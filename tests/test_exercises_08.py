@@ -8,11 +8,11 @@ from email.message import EmailMessage
 
 import pytest
 from exercise_checking import assert_gets_hint, standard_tests
-from solutions import exercises_08 as reference
 
 from helpers.lessons.checks import check
 from helpers.lessons.exercises_08 import ATTACHMENT, SEND_LETTER
 from helpers.lessons.mail_checks import checker_sink
+from helpers.lessons.solutions import exercises_08 as reference
 
 EXERCISES = {
     "send_letter": (SEND_LETTER, reference.send_letter),

@@ -6,10 +6,10 @@ import smtplib
 
 import pytest
 from exercise_checking import assert_gets_hint, standard_tests
-from solutions import exercises_09 as reference
 
 from helpers.lessons.checks import check
 from helpers.lessons.exercises_09 import REFUSED_RECIPIENTS
+from helpers.lessons.solutions import exercises_09 as reference
 
 EXERCISES = {
     "refused": (REFUSED_RECIPIENTS, reference.send_to_all),

@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from helpers.lessons.checks import Case, Exercise, Mistake
+from helpers.lessons.solutions import exercises_01 as reference
 
 # ---- protocols on their layers ----
 
@@ -50,6 +51,20 @@ PLACE_PROTOCOLS = Exercise(
         "does: move frames inside one network, route packets between networks, carry data "
         "between two programs, or serve one kind of application?"
     ),
+    hints=(
+        (
+            "Sort the twelve into four groups first: the ones that move frames inside one "
+            "network (Ethernet, PPP, ATM), the one that routes packets between networks, the "
+            "two that carry data between two programs (the ones sockets offer), and the six "
+            "that each serve one kind of application (web, files, mail, news)."
+        ),
+        (
+            "Give each group its layer: frames inside one network 2, routing between networks "
+            "3, program to program 4, an application's own protocol 7. Write a dict from each "
+            "name to its number, layers = {'Ethernet': 2, ...}, and return layers[protocol]."
+        ),
+    ),
+    reference=reference.layer_of,
     mistakes=[
         Mistake(
             "Return the layer's number as an int (1 to 7), not its name.",

@@ -23,6 +23,7 @@ import time
 from typing import Any
 
 from helpers.lessons.checks import Case, Exercise, Mistake
+from helpers.lessons.solutions import exercises_03 as reference
 from helpers.run.servers import BackgroundServer, serve, serve_each
 from helpers.wire.framing import FramingError, PrefixedDecoder, frame_prefixed
 from helpers.wire.text import reverse_text, reverse_utf8
@@ -144,6 +145,18 @@ RECV_EXACTLY = Exercise(
         "have fewer than n bytes, call sock.recv(n - len(data)) and append; if recv "
         "returns b'', the peer has closed: raise EOFError."
     ),
+    hints=(
+        (
+            "Keep what has arrived in data = b'' and loop `while len(data) < n:`; each recv "
+            "adds what has come so far, which may be less than you asked for."
+        ),
+        (
+            "In the loop: chunk = sock.recv(n - len(data)); if not chunk, raise EOFError(...); "
+            "otherwise data += chunk. After the loop return data (for n == 0 the loop never "
+            "runs and b'' comes back)."
+        ),
+    ),
+    reference=reference.recv_exactly,
     mistakes=[
         Mistake(
             "Return bytes (keep what recv gives you; do not decode it).",
@@ -264,6 +277,20 @@ PREFIXED_CLIENT = Exercise(
         "bytes as they announce (your recv_exactly), and decode them. The server keeps the "
         "connection open, so reading until it closes would wait forever."
     ),
+    hints=(
+        (
+            "Two halves. Sending: one sendall of the 4-byte prefix followed by the data. "
+            "Receiving: two reads with your recv_exactly, first the 4 prefix bytes, then as "
+            "many bytes as they announce."
+        ),
+        (
+            "data = text.encode('utf-8'); in `with socket.create_connection(address, "
+            "timeout=2.0) as sock:` call sock.sendall(struct.pack('!I', len(data)) + data), "
+            "then (length,) = struct.unpack('!I', recv_exactly(sock, 4)) and return "
+            "recv_exactly(sock, length) decoded as UTF-8."
+        ),
+    ),
+    reference=reference.reverse_prefixed,
     mistakes=[
         Mistake(
             "Decode the reply: return str, not bytes.",
@@ -374,6 +401,19 @@ SENDALL_SERVER = Exercise(
         "Copy hasty_reverse_server from the cell above into fixed_reverse_server and change "
         "the one call that may send less than it is given."
     ),
+    hints=(
+        (
+            "The call that replies is conn.send(...). send() returns how many bytes it handed "
+            "over, which can be fewer than the reply holds when the socket's send buffer is "
+            "small: the rest is simply never sent."
+        ),
+        (
+            "Replace conn.send(...) with conn.sendall(...), which loops until every byte is "
+            "sent. Keep the rest of the server as it is: accept, read until recv() returns b'', "
+            "reply with reverse_utf8 of everything read, close."
+        ),
+    ),
+    reference=reference.fixed_reverse_server,
     mistakes=[
         Mistake(
             "send() hands the kernel only what fits in the socket's send buffer and "

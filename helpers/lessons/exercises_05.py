@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from helpers.lessons.checks import Case, Exercise, Mistake
+from helpers.lessons.solutions import exercises_05 as reference
 from helpers.run.servers import BackgroundServer, serve_datagrams
 from helpers.wire.text import reverse_utf8
 from helpers.wire.udp import ping_stats
@@ -112,6 +113,17 @@ PING_SUMMARY = Exercise(
         "The three times are over the pings that came back; the loss is over every "
         "ping sent."
     ),
+    hints=(
+        (
+            "answered = [t for t in rtts if t is not None] holds the pings that came back; the "
+            "loss is 100 * (len(rtts) - len(answered)) / len(rtts)."
+        ),
+        (
+            "If answered is empty, return (None, None, None, loss). Otherwise return "
+            "(min(answered), sum(answered) / len(answered), max(answered), loss)."
+        ),
+    ),
+    reference=reference.ping_summary,
     mistakes=[
         Mistake(
             "A lost ping is None, and None cannot be compared or added: take min, sum "
@@ -306,6 +318,19 @@ UDP_REQUEST = Exercise(
         "the reply, and when the wait ends in TimeoutError, try again. If every attempt "
         "times out, raise TimeoutError."
     ),
+    hints=(
+        (
+            "One socket for every attempt: `with socket.socket(socket.AF_INET, "
+            "socket.SOCK_DGRAM) as sock:`, sock.settimeout(timeout) once, then `for attempt in "
+            "range(1 + retries):`."
+        ),
+        (
+            "In the loop: sock.sendto(data, address), then `try:` reply, sender = "
+            "sock.recvfrom(65535) and return reply; `except TimeoutError:` continue. After the "
+            "loop, every attempt has timed out: raise TimeoutError(...)."
+        ),
+    ),
+    reference=reference.request,
     mistakes=[
         Mistake(
             "Set a timeout: sock.settimeout(timeout) before recvfrom. Without it, "

@@ -18,6 +18,7 @@ import struct
 from typing import Any
 
 from helpers.lessons.checks import Case, Exercise, Mistake
+from helpers.lessons.solutions import exercises_06 as reference
 from helpers.wire.packets import PROTOCOL_TCP, PROTOCOL_UDP, internet_checksum, ipv4_header
 
 # ---- 1. the IPv4 header checksum ----
@@ -93,6 +94,17 @@ IPV4_CHECKSUM = Exercise(
         "(struct.unpack('!10H', header)), add them up, fold whatever grew above 16 bits "
         "back into the low 16 bits, and return the one's complement of the result as an int."
     ),
+    hints=(
+        (
+            "total = sum(struct.unpack('!10H', header)). That total can be larger than 0xFFFF: "
+            "the bits above the low 16 are the carry, and they go back in."
+        ),
+        (
+            "`while total > 0xFFFF: total = (total & 0xFFFF) + (total >> 16)`, then return "
+            "~total & 0xFFFF."
+        ),
+    ),
+    reference=reference.ipv4_checksum,
     mistakes=[
         Mistake(
             "Return the checksum as an int (0 to 0xFFFF); struct.pack turns it into "
@@ -171,6 +183,17 @@ UDP_HEADER = Exercise(
         "destination port, length, checksum. The length counts the header and the message's "
         "UTF-8 bytes; over IPv4 a checksum of 0 means 'not computed', so use 0."
     ),
+    hints=(
+        (
+            "The length is 8 + len(message.encode('utf-8')): the 8 header bytes plus the "
+            "message's bytes (not its characters)."
+        ),
+        (
+            "Return struct.pack('!HHHH', src_port, dst_port, length, 0): '!' for network byte "
+            "order, one H for each unsigned 16-bit field."
+        ),
+    ),
+    reference=reference.udp_header,
     mistakes=[
         Mistake(
             "Encode the text first (message.encode('utf-8')): a header is bytes.",

@@ -13,6 +13,7 @@ import struct
 from typing import Any
 
 from helpers.lessons.checks import Case, Exercise, Mistake
+from helpers.lessons.solutions import exercises_07 as reference
 from helpers.wire.dnswire import build_header, encode_name, reverse_pointer
 
 
@@ -48,6 +49,18 @@ ENCODE_NAME = Exercise(
         "Split the name on dots; for each label add one byte holding its length "
         "(bytes([len(raw)])), then the label's ASCII bytes; finish with a zero byte."
     ),
+    hints=(
+        (
+            "Strip a final dot (name.rstrip('.')), then go over name.split('.'): each label "
+            "becomes its length byte followed by its bytes, bytes([len(raw)]) + raw with raw = "
+            "label.encode('ascii')."
+        ),
+        (
+            "Collect them in out = b'' (out += bytes([len(raw)]) + raw inside the loop) and "
+            "return out + b'\\x00'."
+        ),
+    ),
+    reference=reference.encode_name,
     mistakes=[
         Mistake(
             "Return bytes, not str: encode each label with .encode('ascii').",
@@ -104,6 +117,18 @@ ANSWER_COUNT = Exercise(
         "question, answer, authority and additional counts. Which two bytes hold the "
         "answer count?"
     ),
+    hints=(
+        (
+            "Count in bytes: the id is bytes 0-1, the flags 2-3, the question count 4-5; the "
+            "answer count is the next pair."
+        ),
+        (
+            "struct.unpack('!H', message[6:8]) gives a tuple of one number: take its [0]. Or "
+            "unpack all six numbers with struct.unpack('!6H', message[:12]) and return the "
+            "fourth."
+        ),
+    ),
+    reference=reference.answer_count,
     mistakes=[
         Mistake(
             "DNS numbers are big-endian (network order): use '!H' (or '>H'), not '<H' or 'H'.",
@@ -146,6 +171,14 @@ REVERSE_NAME = Exercise(
         "Split the address on dots, reverse the list of octets, join it with dots "
         "and append '.in-addr.arpa.' (with the final dot)."
     ),
+    hints=(
+        (
+            "address.split('.') gives ['195', '161', '136', '4']; reversed(...) (or [::-1]) on "
+            "that list turns the octets round."
+        ),
+        "'.'.join(the reversed list) + '.in-addr.arpa.'",
+    ),
+    reference=reference.reverse_name,
     mistakes=[
         Mistake(
             "Reverse the order of the octets: DNS names grow more specific to the left, "
@@ -197,6 +230,17 @@ TXT_STRINGS = Exercise(
         "Start at position 0: the byte there is a length n; the next n bytes are one "
         "string (decode them as UTF-8). Jump past them and repeat until the data ends."
     ),
+    hints=(
+        (
+            "Keep a position, starting at 0, and loop while position < len(rdata); length = "
+            "rdata[position] (one byte of bytes is already an int)."
+        ),
+        (
+            "The string is rdata[position + 1 : position + 1 + length].decode('utf-8'): append "
+            "it to a list, then position += 1 + length. Return the list when the loop ends."
+        ),
+    ),
+    reference=reference.txt_strings,
     mistakes=[
         Mistake(
             "The first byte is the string's length, not part of the text: skip it.",

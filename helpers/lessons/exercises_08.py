@@ -20,6 +20,7 @@ from typing import Any
 
 from helpers.lessons.checks import Case, Exercise, Mistake
 from helpers.lessons.mail_checks import FROM, PORT, TO, checker_sink, received, with_port
+from helpers.lessons.solutions import exercises_08 as reference
 
 __all__ = ["ATTACHMENT", "EXERCISES", "SEND_LETTER"]
 
@@ -63,6 +64,19 @@ SEND_LETTER = Exercise(
         "smtplib.SMTP('127.0.0.1', port, local_hostname='student.local', timeout=5) "
         "and send_message."
     ),
+    hints=(
+        (
+            "message = EmailMessage(); message['From'] = 'student@mail.ru'; message['To'] = "
+            "'rnd@onego.ru'; message['Subject'] = subject (a str: the email package encodes "
+            "it)."
+        ),
+        (
+            "message.set_content(body, charset=charset); then `with smtplib.SMTP('127.0.0.1', "
+            "port, local_hostname='student.local', timeout=5) as client:` "
+            "client.send_message(message)."
+        ),
+    ),
+    reference=reference.send_letter,
     mistakes=[
         Mistake(
             "sendmail() encodes a str message as ASCII, which Cyrillic is not. Let the email "
@@ -157,6 +171,19 @@ ATTACHMENT = Exercise(
         "(mimetypes.guess_type(filename) suggests the type; 'application/octet-stream' "
         "fits anything); return the message."
     ),
+    hints=(
+        (
+            "mimetypes.guess_type(filename) returns (type, encoding); the type looks like "
+            "'image/png', or is None for a name it does not know: then use "
+            "'application/octet-stream'. Split it at the '/' into maintype and subtype."
+        ),
+        (
+            "After message.set_content(text), call message.add_attachment(data, "
+            "maintype=maintype, subtype=subtype, filename=filename) and return message: the "
+            "check sends it, so your function does not."
+        ),
+    ),
+    reference=reference.letter_with_attachment,
     mistakes=[
         Mistake(
             "Return the message you built (the check sends it itself).",

@@ -16,6 +16,7 @@ from typing import Any
 
 from helpers.lessons.checks import Case, Exercise, Mistake
 from helpers.lessons.mail_checks import PORT, TO, checker_sink, received, with_port
+from helpers.lessons.solutions import exercises_09 as reference
 
 __all__ = ["EXERCISES", "REFUSED_RECIPIENTS"]
 
@@ -61,6 +62,19 @@ REFUSED_RECIPIENTS = Exercise(
         "all are refused it raises SMTPRecipientsRefused, whose .recipients is the same "
         "kind of dict. Return {address: code}."
     ),
+    hints=(
+        (
+            "One connection, one letter: `with smtplib.SMTP('127.0.0.1', port, "
+            "local_hostname='student.local', timeout=5) as client:` and a single "
+            "client.sendmail(from_addr, recipients, letter) with the whole list."
+        ),
+        (
+            "try: refused = client.sendmail(...) except smtplib.SMTPRecipientsRefused as error: "
+            "refused = error.recipients. Then return {address: code for address, (code, text) "
+            "in refused.items()}."
+        ),
+    ),
+    reference=reference.send_to_all,
     mistakes=[
         Mistake(
             "When every recipient is refused, sendmail raises SMTPRecipientsRefused: catch "

@@ -1,12 +1,10 @@
-"""Reference solutions of notebook 08's exercises, checked by tests/test_exercises_08.py."""
+"""Reference solutions of notebook 08's exercises (``SEND_LETTER``, ``ATTACHMENT``)."""
 
 from __future__ import annotations
 
 import mimetypes
 import smtplib
 from email.message import EmailMessage
-
-HELLO = "student.local"
 
 
 def send_letter(port: int, subject: str, body: str, charset: str) -> None:
@@ -15,7 +13,7 @@ def send_letter(port: int, subject: str, body: str, charset: str) -> None:
     message["To"] = "Lecturer <rnd@onego.ru>"
     message["Subject"] = subject
     message.set_content(body, charset=charset)
-    with smtplib.SMTP("127.0.0.1", port, local_hostname=HELLO, timeout=5) as client:
+    with smtplib.SMTP("127.0.0.1", port, local_hostname="student.local", timeout=5) as client:
         client.send_message(message)
 
 

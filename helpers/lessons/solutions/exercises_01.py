@@ -1,4 +1,4 @@
-"""Reference solution of notebook 01's exercise, checked by tests/test_exercises_01.py."""
+"""Reference solution of notebook 01's exercise (``exercises_01.PLACE_PROTOCOLS``)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Reference solutions of notebook 06's exercises, checked by tests/test_exercises_06.py."""
+"""Reference solutions of notebook 06's exercises (``IPV4_CHECKSUM``, ``UDP_HEADER``)."""
 
 from __future__ import annotations
 

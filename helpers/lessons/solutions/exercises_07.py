@@ -1,4 +1,4 @@
-"""Reference solutions of notebook 07's exercises, checked by tests/test_exercises_07.py."""
+"""Reference solutions of notebook 07's exercises (``exercises_07.EXERCISES``)."""
 
 from __future__ import annotations
 

@@ -1,10 +1,9 @@
-"""Reference solutions of notebook 03's exercises, checked by tests/test_exercises_03.py."""
+"""Reference solutions of notebook 03's exercises (``exercises_03.EXERCISES``)."""
 
 from __future__ import annotations
 
 import socket
 import struct
-from typing import Any
 
 from helpers.wire.text import reverse_utf8
 
@@ -19,7 +18,7 @@ def recv_exactly(sock: socket.socket, n: int) -> bytes:
     return data
 
 
-def reverse_prefixed(address: Any, text: str) -> str:
+def reverse_prefixed(address: tuple[str, int], text: str) -> str:
     data = text.encode("utf-8")
     with socket.create_connection(address, timeout=2.0) as sock:
         sock.sendall(struct.pack("!I", len(data)) + data)
@@ -29,7 +28,7 @@ def reverse_prefixed(address: Any, text: str) -> str:
 
 def fixed_reverse_server(listener: socket.socket) -> None:
     while True:
-        conn, _addr = listener.accept()
+        conn, addr = listener.accept()
         with conn:
             conn.settimeout(2.0)
             chunks = []

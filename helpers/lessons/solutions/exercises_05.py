@@ -1,13 +1,12 @@
-"""Reference solutions of notebook 05's exercises, checked by tests/test_exercises_05.py."""
+"""Reference solutions of notebook 05's exercises (``PING_SUMMARY``, ``UDP_REQUEST``)."""
 
 from __future__ import annotations
 
 import socket
 
 
-def ping_summary(
-    rtts: list[float | None],
-) -> tuple[float | None, float | None, float | None, float]:
+def ping_summary(rtts: list[float | None]) -> tuple:
+    """(minimum, average, maximum, loss_percent) of round trips in ms; None = lost."""
     answered = [rtt for rtt in rtts if rtt is not None]
     loss_percent = 100 * (len(rtts) - len(answered)) / len(rtts)
     if not answered:
@@ -16,12 +15,13 @@ def ping_summary(
 
 
 def request(address: tuple[str, int], data: bytes, timeout: float = 0.1, retries: int = 2) -> bytes:
+    """Send data to address and return the reply; retry on timeout, then raise TimeoutError."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.settimeout(timeout)
-        for _ in range(1 + retries):
+        for _attempt in range(1 + retries):
             sock.sendto(data, address)
             try:
-                reply, _ = sock.recvfrom(65535)
+                reply, _sender = sock.recvfrom(65535)
                 return reply
             except TimeoutError:
                 continue
