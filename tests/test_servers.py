@@ -526,3 +526,183 @@ def test_ask_reverse_bounds_the_whole_exchange_not_each_call():
     server = serve_each("trickle", trickle, port=0)
     with pytest.raises(TimeoutError, match="within 1.0 s"):
         ask_reverse(server.address, "ПАЛИНДРОМ", timeout=1.0)
+
+
+# -- a whole UDP server: the lesson's own recvfrom/sendto loop, run by serve(protocol="udp") --
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def udp_reverse_loop(sock: socket.socket) -> None:
+    while True:
+        data, addr = sock.recvfrom(65535)
+        sock.sendto(data[::-1], addr)
+
+
+def udp_ask(address: tuple[str, int], data: bytes, timeout: float = 5.0) -> bytes:
+    """One datagram out, one back; the reply must come from the server's own address."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
+        client.settimeout(timeout)
+        client.sendto(data, address)
+        reply, sender = client.recvfrom(65535)
+        assert sender == address
+        return reply
+
+
+def udp_port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as again:
+        try:
+            again.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def test_a_whole_udp_server_answers_records_and_stops(capfd):
+    port = free_udp_port()
+    server = serve("udp-reverse", udp_reverse_loop, port=port, protocol="udp")
+    assert capfd.readouterr() == (f"udp-reverse server on 127.0.0.1:{port}\n", "")
+    assert server.protocol == "udp" and server.address == ("127.0.0.1", port)
+    assert running_servers() == [server]
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
+        client.settimeout(5)
+        client.sendto(b"hello", server.address)
+        assert client.recvfrom(100) == (b"olleh", server.address)
+        client_peer = f"127.0.0.1:{client.getsockname()[1]}"
+    # No wait: the reply in hand is already in the log, as a cell shows it.
+    events = server.events.events
+    assert [e.kind for e in events] == ["socket", "bind", "recv", "send"]
+    assert [(e.peer, e.data) for e in events[2:]] == [
+        (client_peer, b"hello"),
+        (client_peer, b"olleh"),
+    ]
+    assert events[0].note == "AF_INET, SOCK_DGRAM" and events[1].peer == f"127.0.0.1:{port}"
+    assert not udp_port_is_free(port)
+    server.stop()
+    assert repr(server) == f"udp-reverse server on 127.0.0.1:{port} (stopped)"
+    assert [e.kind for e in server.events.events][-1] == "stop"
+    assert running_servers() == [] and udp_port_is_free(port)
+    assert capfd.readouterr() == ("", "")
+
+
+def test_rerun_replaces_a_whole_udp_server_blocked_in_recvfrom():
+    port = free_udp_port()
+    waiting = threading.Event()
+
+    def reverse_and_say_when_waiting(sock):
+        while True:
+            waiting.set()
+            data, addr = sock.recvfrom(65535)
+            sock.sendto(data[::-1], addr)
+
+    old = serve("udp-reverse", reverse_and_say_when_waiting, port=port, protocol="udp")
+    (old_thread,) = server_threads()
+    assert waiting.wait(10)
+
+    def reverse_upper(sock):
+        while True:
+            data, addr = sock.recvfrom(65535)
+            sock.sendto(data[::-1].upper(), addr)
+
+    new = serve("udp-reverse", reverse_upper, port=port, protocol="udp")
+    assert new.port == port and new.busy_port is None
+    assert not old_thread.is_alive() and not old.running and new.running
+    assert udp_ask(new.address, b"abc") == b"CBA"  # the edited loop answers on the same port
+    # The old loop never saw the datagram that woke it to stop.
+    assert [e.kind for e in old.events.events] == ["socket", "bind", "stop"]
+    assert running_servers() == [new]
+
+
+def test_stop_wakes_a_whole_udp_server_blocked_in_recvfrom_and_frees_the_port(monkeypatch):
+    # With a 30 s wait slice only stop()'s wake-up datagram can end the loop within
+    # stop()'s 2 s; a loop still running then is recorded as an error.
+    monkeypatch.setattr("helpers.run.stoppable.SLICE", 30.0)
+    waiting = threading.Event()
+    handed_over = []
+
+    def loop(sock):
+        while True:
+            waiting.set()
+            data, addr = sock.recvfrom(65535)
+            handed_over.append(data)
+
+    server = serve("udp-wake", loop, port=0, protocol="udp", quiet=True)
+    assert waiting.wait(10)
+    server.stop(timeout=2.0)
+    assert [e.kind for e in server.events.events] == ["socket", "bind", "stop"]
+    assert handed_over == [] and server.errors == []
+    assert not server_threads() and udp_port_is_free(server.port)
+
+
+def test_a_whole_udp_server_that_raises_is_recorded_restarted_and_keeps_answering(capfd):
+    def ascii_only(sock):
+        while True:
+            data, addr = sock.recvfrom(65535)
+            sock.sendto(data.decode("ascii")[::-1].encode("ascii"), addr)  # raises on "ж"
+
+    server = serve("udp-ascii", ascii_only, port=0, protocol="udp")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
+        client.sendto("ж".encode(), server.address)
+        client_peer = f"127.0.0.1:{client.getsockname()[1]}"
+        server.events.wait_for("restart", timeout=10)
+    (error,) = [e for e in server.events.events if e.kind == "error"]
+    assert error.peer == client_peer  # the sender of the datagram the loop failed on
+    assert error.note.startswith("UnicodeDecodeError: 'ascii' codec can't decode")
+    assert udp_ask(server.address, b"ok") == b"ko"  # restarted on the same socket
+    with pytest.raises(UnicodeDecodeError):
+        server.raise_errors()
+    kinds = [e.kind for e in server.events.events]
+    assert kinds == ["socket", "bind", "recv", "error", "restart", "recv", "send"]
+    server.stop()
+    assert capfd.readouterr() == (f"udp-ascii server on 127.0.0.1:{server.port}\n", "")
+
+
+def test_a_whole_udp_server_failing_twice_before_a_datagram_is_not_restarted_forever():
+    def broken(sock):
+        raise NameError("name 'addr' is not defined")
+
+    server = serve("udp-broken", broken, port=0, protocol="udp", quiet=True)
+    stop = server.events.wait_for("stop", timeout=10)[0]
+    assert [e.kind for e in server.events.events] == [
+        "socket",
+        "bind",
+        "error",
+        "restart",
+        "error",
+        "stop",
+    ]
+    assert "failed again before receiving a datagram" in stop.note
+    assert not server.running and running_servers() == []
+    assert udp_port_is_free(server.port)
+
+
+def test_a_catch_all_udp_loop_does_not_swallow_stop():
+    caught = []
+
+    def stubborn(sock):
+        while True:
+            try:
+                data, addr = sock.recvfrom(65535)
+                sock.sendto(data.decode("ascii").encode(), addr)
+            except Exception as error:
+                caught.append(error)
+
+    server = serve("udp-stubborn", stubborn, port=0, protocol="udp", quiet=True)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
+        client.sendto("ж".encode(), server.address)
+    assert udp_ask(server.address, b"ok") == b"ok"
+    server.stop(timeout=2.0)
+    assert [type(error) for error in caught] == [UnicodeDecodeError]
+    assert server.errors == [] and not server_threads()
+
+
+def test_serve_refuses_a_protocol_it_does_not_run():
+    with pytest.raises(ValueError, match="serve_unix"):
+        serve("reverse", reverse_server, port=0, protocol="unix")
+    with pytest.raises(ValueError, match="'tcp', 'udp'"):
+        serve("reverse", reverse_server, port=0, protocol="UDP ")
+    assert running_servers() == []

@@ -1,8 +1,9 @@
 """helpers.run.service: every background service follows the one contract, the same way.
 
 The same checks run against each kind of service the course starts: a TCP
-server, a UDP server, an AF_UNIX server, the course's name server and the mail
-sink. Each is started through its public starter, as a notebook cell does.
+server, a UDP server answering with a handler, a UDP server running the
+lesson's whole recvfrom/sendto loop, an AF_UNIX server, the course's name
+server and the mail sink. Each is started through its public starter, as a notebook cell does.
 """
 
 from __future__ import annotations
@@ -33,10 +34,21 @@ def _whole(listener: socket.socket) -> None:
             conn.sendall(conn.recv(1024))
 
 
+def _datagram_loop(sock: socket.socket) -> None:
+    while True:
+        data, address = sock.recvfrom(65535)
+        sock.sendto(data, address)
+
+
 # name -> (starter(name, port, quiet), the word after the name, protocol)
 STARTERS: dict[str, tuple[Callable[..., Service], str, str]] = {
     "tcp": (lambda n, p, q: serve_each(n, _echo, port=p, quiet=q), "server", "tcp"),
     "udp": (lambda n, p, q: serve_datagrams(n, lambda d, a: d, port=p, quiet=q), "server", "udp"),
+    "udp-loop": (
+        lambda n, p, q: serve(n, _datagram_loop, port=p, quiet=q, protocol="udp"),
+        "server",
+        "udp",
+    ),
     "name": (lambda n, p, q: start_name_server(port=p, quiet=q), "server", "udp"),
     "sink": (lambda n, p, q: start_mail_sink(n, p, quiet=q), "sink", "tcp"),
 }

@@ -1,8 +1,16 @@
-"""The UDP lesson: loss pattern, ping statistics, and its reverse server under abuse."""
+"""The UDP lesson: loss pattern, ping statistics, and its reverse servers under abuse.
+
+The servers under test are the notebook's own loops (``udp_reverse_server`` and
+``lossy_reverse_server``, read from its cells), run by ``serve(protocol="udp")``
+as the notebook runs them; ``serve_datagrams``, which the course's own checks
+use, is tested with a handler of its own.
+"""
 
 from __future__ import annotations
 
+import ast
 import errno
+import functools
 import math
 import random
 import socket
@@ -10,12 +18,16 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
+from typing import Any
 
+import nbformat
+import nbindex
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from helpers.run.servers import BackgroundServer, serve_datagrams
+from helpers.run.servers import BackgroundServer, serve, serve_datagrams
 from helpers.wire.text import reverse_text
 from helpers.wire.udp import LossPattern, PingStats, ping_stats
 
@@ -125,11 +137,42 @@ def test_ping_stats_properties(rtts: list[float | None]) -> None:
         assert stats.min is stats.avg is stats.max is None
 
 
-# --- a UDP reverse server run by helpers.serve_datagrams, under abuse ---------------------------
+# --- the notebook's UDP servers, run by helpers.serve(protocol="udp"), under abuse --------------
+
+NOTEBOOK_05 = nbindex.NOTEBOOK_DIR / "05_udp.ipynb"
+
+
+@functools.cache
+def _cell_defining(name: str) -> ast.Module:
+    """The imports and the ``def name`` of the notebook cell that defines ``name``.
+
+    Only these run in a test: the cell's own start of the server does not.
+    """
+    nb = nbformat.read(NOTEBOOK_05, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        body = ast.parse(cell.source).body
+        if any(isinstance(node, ast.FunctionDef) and node.name == name for node in body):
+            kept = [
+                node
+                for node in body
+                if isinstance(node, ast.Import | ast.ImportFrom)
+                or (isinstance(node, ast.FunctionDef) and node.name == name)
+            ]
+            return ast.Module(body=kept, type_ignores=[])
+    raise LookupError(f"no cell of {NOTEBOOK_05.name} defines {name}")
+
+
+def notebook_function(name: str, **names: Any) -> Callable[..., Any]:
+    """The function ``name`` exactly as notebook 05 writes it (``names``: what it uses)."""
+    namespace: dict[str, Any] = {"socket": socket, **names}
+    exec(compile(_cell_defining(name), f"{NOTEBOOK_05.name}: {name}", "exec"), namespace)
+    return namespace[name]
 
 
 def reverse_datagram(data: bytes, addr: tuple[str, int]) -> bytes:
-    """The notebook's reverse handler, word for word."""
+    """A handler for serve_datagrams: the reversed text, as the notebook's loop replies."""
     text = data.decode("utf-8", errors="replace")
     return reverse_text(text).encode("utf-8")
 
@@ -153,18 +196,20 @@ def wait_until_quiet(server: BackgroundServer, quiet: float = 0.1, limit: float 
 
 @pytest.fixture
 def udp_reverse_server(start_server) -> BackgroundServer:
-    """The notebook's UDP reverse server on a free port.
+    """The notebook's UDP reverse server (its own loop) on a free port.
 
     ``start_server`` (tests/conftest.py) checks its one status line and, after
     the test, that it stopped, printed nothing and recorded no error.
     """
-    return start_server(lambda: serve_datagrams("test-udp-reverse", reverse_datagram, port=0))
+    loop = notebook_function("udp_reverse_server")
+    return start_server(lambda: serve("test-udp-reverse", loop, port=0, protocol="udp"))
 
 
 def test_reverse_server_answers(udp_reverse_server: BackgroundServer) -> None:
     assert ask(udp_reverse_server.address, "ПАЛИНДРОМ".encode()) == "МОРДНИЛАП".encode()
-    kinds = [event.kind for event in udp_reverse_server.events]
-    assert kinds == ["bind", "recv", "send"]
+    events = udp_reverse_server.events.events
+    assert [event.kind for event in events] == ["socket", "bind", "recv", "send"]
+    assert [event.data for event in events[2:]] == ["ПАЛИНДРОМ".encode(), "МОРДНИЛАП".encode()]
 
 
 def test_reverse_server_keeps_answering_after_a_flood(udp_reverse_server: BackgroundServer) -> None:
@@ -216,30 +261,72 @@ def test_handler_errors_are_recorded_not_printed(capfd: pytest.CaptureFixture[st
     assert err == ""
 
 
-def test_lossy_server_drops_exactly_the_pattern(capfd: pytest.CaptureFixture[str]) -> None:
-    loss = LossPattern(seed=4, rate=0.3)
-
-    def drop_numbered_ping(data: bytes, addr: tuple[str, int]) -> bool:
-        words = data.split()
-        return len(words) == 2 and words[1].isdigit() and loss.drops(int(words[1]))
-
-    server = serve_datagrams("test-udp-lossy", reverse_datagram, port=0, drop=drop_numbered_ping)
+def test_a_reply_too_big_to_send_is_an_error_and_the_loop_starts_again(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    # 30,000 bytes that are not UTF-8 decode to 30,000 replacement characters: a
+    # 90,000-byte reply, more than a datagram holds, so the notebook's sendto raises.
+    loop = notebook_function("udp_reverse_server")
+    server = serve("test-udp-reverse-big", loop, port=0, protocol="udp")
     try:
-        lost = []
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
-            client.settimeout(0.1)
-            for number in range(1, 21):
-                client.sendto(f"ping {number}".encode(), server.address)
-                try:
-                    client.recvfrom(65535)
-                except TimeoutError:
-                    lost.append(number)
-        assert lost == loss.lost(range(1, 21))
-        dropped = [event.data for event in server.events if event.kind == "drop"]
-        assert dropped == [f"ping {number}".encode() for number in lost]
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
+            sender.sendto(b"\xff" * 30_000, server.address)
+            peer = f"127.0.0.1:{sender.getsockname()[1]}"
+            server.events.wait_for("restart", timeout=10)
+        assert ask(server.address, b"abc") == b"cba"
+        (error,) = [event for event in server.events if event.kind == "error"]
+        assert error.peer == peer and error.note.startswith("OSError")
+        assert [type(e) for e in server.errors] == [OSError]
+        assert server.errors[0].errno == errno.EMSGSIZE
+        kinds = [event.kind for event in server.events]
+        # The reply is recorded as it goes; the failed sendto follows it as the error.
+        assert kinds[2:] == ["recv", "send", "error", "restart", "recv", "send"]
     finally:
         server.stop()
-    capfd.readouterr()
+    out, err = capfd.readouterr()
+    assert out == f"test-udp-reverse-big server on 127.0.0.1:{server.port}\n" and err == ""
+
+
+def test_a_loop_that_catches_its_errors_answers_garbage_and_records_none(start_server) -> None:
+    def careful(sock: socket.socket) -> None:
+        while True:
+            data, addr = sock.recvfrom(65535)
+            try:
+                reply = data.decode("ascii")[::-1].encode("ascii")
+            except UnicodeDecodeError:
+                reply = b"not ascii"
+            sock.sendto(reply, addr)
+
+    server = start_server(lambda: serve("test-udp-careful", careful, port=0, protocol="udp"))
+    rng = random.Random(5)
+    garbage = bytes(rng.randrange(128, 256) for _ in range(5000))
+    assert ask(server.address, garbage) == b"not ascii"
+    assert ask(server.address, b"\xd0") == b"not ascii"
+    assert ask(server.address, b"a" * 65507) == b"a" * 65507
+    assert ask(server.address, b"") == b""
+    assert ask(server.address, b"abc") == b"cba"
+
+
+def test_lossy_server_drops_exactly_the_pattern(start_server) -> None:
+    loss = LossPattern(seed=4, rate=0.3)
+    loop = notebook_function("lossy_reverse_server", loss=loss, reverse_text=reverse_text)
+    server = start_server(lambda: serve("test-udp-lossy", loop, port=0, protocol="udp"))
+    pings = [f"ping {number}".encode() for number in range(1, 21)]
+    replies = []
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
+        client.settimeout(10)
+        for ping in [*pings, b"done"]:
+            client.sendto(ping, server.address)
+        # One socket to one socket on loopback keeps the order, and the loop answers
+        # in turn: once "done" is answered, every ping has been answered or dropped.
+        while (reply := client.recvfrom(65535)[0]) != b"enod":
+            replies.append(reply)
+    lost = [number for number, ping in enumerate(pings, start=1) if ping[::-1] not in replies]
+    assert lost == loss.lost(range(1, 21)) and lost
+    assert replies == [ping[::-1] for ping in pings if ping[::-1] in replies]
+    received = [event.data for event in server.events if event.kind == "recv"]
+    sent = [event.data for event in server.events if event.kind == "send"]
+    assert received == [*pings, b"done"] and sent == [*replies, b"enod"]
 
 
 def test_stop_wakes_a_datagram_server_at_once(monkeypatch):

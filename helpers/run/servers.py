@@ -21,6 +21,17 @@ is held by someone else, replace a server of the same name, and print exactly
 one status line (``reverse server on 127.0.0.1:33333``, or with
 ``(33333 was busy)`` appended), always from the calling thread.
 
+``serve(..., protocol="udp")`` runs a whole UDP server, the lesson's own
+``recvfrom``/``sendto`` loop, on a bound datagram socket, with everything
+``serve`` gives a TCP server (one more mode, not one more name in the front door)::
+
+    def udp_reverse_server(sock):          # the lesson's datagram loop
+        while True:
+            data, addr = sock.recvfrom(65535)
+            sock.sendto(data[::-1], addr)
+
+    server = helpers.serve("udp-reverse", udp_reverse_server, protocol="udp")
+
 ``serve_unix`` runs the same whole-server functions on an AF_UNIX socket (a
 path instead of a port), where the platform has one (``UNIX_SOCKETS``)::
 
@@ -44,12 +55,15 @@ from helpers.run.listeners import (
     BACKLOG,
     UNIX_SOCKETS,  # re-exported: lessons check it before serve_unix
     bind_with_fallback,
+    claim_port,
+    family_of,
     open_datagram_socket,
     open_listener,
     open_unix_listener,
     poke,
     poke_datagram,
 )
+from helpers.run.recording import SocketRecorder
 from helpers.run.service import Service
 from helpers.run.stoppable import (
     SLICE,
@@ -57,6 +71,7 @@ from helpers.run.stoppable import (
     TrackedConnection,
     TrackedListener,
     Tracker,
+    _TrackedSocket,
 )
 from helpers.show.events import format_peer
 
@@ -70,6 +85,76 @@ __all__ = [
 ]
 
 Opener = Callable[["BackgroundServer"], tuple[socket.socket, int | None]]
+PROTOCOLS = ("tcp", "udp")  # what serve() runs a whole-server function on
+
+
+class TrackedDatagramSocket(SocketRecorder, _TrackedSocket):
+    """The bound UDP socket handed to a whole UDP server (``serve(..., protocol="udp")``).
+
+    A real datagram socket, stoppable like the TCP listener: its ``recvfrom``
+    waits in slices that look at the server's stop flag, so ``stop()`` ends a
+    loop blocked in it (the stop's wake-up datagram is never handed to the
+    lesson's code). Each datagram received and each reply sent is recorded, with
+    the peer's address; a reply is recorded just before it goes, so a client
+    holding the reply finds it in the log (a failed ``sendto`` follows it as an
+    error). Closing it is the helper's job and is not recorded: "stop" says it.
+    """
+
+    received = 0  # datagrams handed to the lesson's code (the runner tells a crash loop by it)
+    last_peer: str | None = None  # who sent the last one: an error is probably about it
+
+    def recvfrom(self, bufsize: int, flags: int = 0) -> tuple[bytes, Any]:
+        data, address = self._blocking(partial(socket.socket.recvfrom, self, bufsize, flags))
+        self._received(address, data)
+        return data, address
+
+    def recvfrom_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> tuple[int, Any]:
+        count, address = self._blocking(
+            partial(socket.socket.recvfrom_into, self, buffer, nbytes, flags)
+        )
+        self._received(address, memoryview(buffer).cast("B")[:count])
+        return count, address
+
+    def recv(self, bufsize: int, flags: int = 0) -> bytes:
+        return self.recvfrom(bufsize, flags)[0]
+
+    def sendto(self, data: Any, *args: Any) -> int:
+        self._record("send", memoryview(data).cast("B"), peer=args[-1])
+        return self._blocking(partial(socket.socket.sendto, self, data, *args), for_write=True)
+
+    def close(self) -> None:
+        socket.socket.close(self)
+
+    def _received(self, address: Any, data: Any) -> None:
+        if self._tracker.stopping.is_set():
+            self._tracker.refuse()  # the wake-up datagram of stop(), or one that came too late
+        self.received += 1
+        self.last_peer = format_peer(address)
+        self._record("recv", data, peer=address)
+
+
+def open_tracked_datagram_socket(host: str, port: int, tracker: Tracker) -> TrackedDatagramSocket:
+    """A UDP socket bound to (host, port) for a whole UDP server, its port its own."""
+    sock = TrackedDatagramSocket(family_of(host), socket.SOCK_DGRAM)
+    try:
+        claim_port(sock, reuse_address=False)  # as open_datagram_socket: no shared UDP port
+        if hasattr(socket, "SIO_UDP_CONNRESET"):
+            # Windows: a reply to a client that has gone away would make the next
+            # recvfrom raise ConnectionResetError inside the lesson's loop.
+            sock.ioctl(socket.SIO_UDP_CONNRESET, False)  # type: ignore[attr-defined]
+        sock.bind((host, port))
+    except BaseException:
+        socket.socket.close(sock)
+        raise
+    sock._setup(tracker)
+    return sock
+
+
+def _served(sock: socket.socket) -> int:
+    """How many clients (TCP) or datagrams (UDP) the lesson's code has taken so far."""
+    if isinstance(sock, TrackedDatagramSocket):
+        return sock.received
+    return sock.accepted if isinstance(sock, TrackedListener) else 0
 
 
 class BackgroundServer(Service):
@@ -211,28 +296,40 @@ class BackgroundServer(Service):
 
     # -- runners (each runs in a daemon thread) ----------------------------
 
-    def _run_whole(self, server_function: Callable[[Any], Any], listener: TrackedListener) -> None:
+    def _run_whole(self, server_function: Callable[[Any], Any], sock: socket.socket) -> None:
+        """Run the lesson's whole server on its listener (TCP, AF_UNIX) or bound socket (UDP).
+
+        An exception leaving it is recorded (with the peer it was most likely
+        about) and the function is started again on the same socket, unless it
+        failed twice in a row without taking a client or a datagram in between.
+        """
+        datagrams = isinstance(sock, TrackedDatagramSocket)
         failed_before = False
         while True:
-            accepted_before = listener.accepted
+            served_before = _served(sock)
             try:
-                server_function(listener)
+                server_function(sock)
             except ServerStopped:
                 return
             except BaseException as error:
                 if self._stopping():
                     return
                 open_now = self._tracker.open_connections()
-                self.record_error(error, open_now[0].peer if len(open_now) == 1 else None)
+                if datagrams:
+                    peer = sock.last_peer  # type: ignore[attr-defined]
+                else:
+                    peer = open_now[0].peer if len(open_now) == 1 else None
+                self.record_error(error, peer)
                 self._end_connections("closed by the helper after the error")
-                if failed_before and listener.accepted == accepted_before:
+                if failed_before and _served(sock) == served_before:
+                    taken = "receiving a datagram" if datagrams else "accepting a connection"
                     self._end_after_return(
-                        "the server function failed again before accepting a connection, "
-                        "so it was not restarted"
+                        f"the server function failed again before {taken}, so it was not restarted"
                     )
                     return
                 failed_before = True
-                self.events.record("restart", note="server function restarted on the listener")
+                where = "socket" if datagrams else "listener"
+                self.events.record("restart", note=f"server function restarted on the {where}")
                 continue
             self._end_after_return("the server function returned")
             return
@@ -357,6 +454,7 @@ def serve(
     host: str = "127.0.0.1",
     backlog: int = BACKLOG,
     quiet: bool = False,
+    protocol: str = "tcp",
 ) -> BackgroundServer:
     """Run ``server_function(listener)`` in a daemon thread on a fresh TCP listener.
 
@@ -365,10 +463,49 @@ def serve(
     connections are closed cleanly and it is started again on the same
     listener (but not a second time in a row without having accepted anyone).
     ``quiet=True`` leaves out the status line (for the course's own checks).
+
+    ``protocol="udp"`` runs a whole UDP server instead: ``server_function(sock)``
+    gets a bound datagram socket and runs its own ``recvfrom``/``sendto`` loop,
+    so the lesson writes every socket call and the helper only binds (with the
+    same fallback and status line), records, restarts after an error (not twice
+    in a row without a datagram in between) and stops. ``backlog`` means nothing
+    there: UDP has no queue of connections.
     """
     _check_callable("server_function", server_function)
+    if protocol == "udp":
+        return _serve_udp(name, host, port, quiet, server_function)
+    if protocol != "tcp":
+        hint = " (an AF_UNIX server is serve_unix)" if protocol == "unix" else ""
+        raise ValueError(
+            f"protocol must be one of {', '.join(map(repr, PROTOCOLS))}, not {protocol!r}{hint}"
+        )
     return _serve_tcp(
         name, host, port, backlog, quiet, BackgroundServer._run_whole, server_function
+    )
+
+
+def _serve_udp(
+    name: str,
+    host: str,
+    port: int,
+    quiet: bool,
+    server_function: Callable[[socket.socket], Any],
+) -> BackgroundServer:
+    """``serve(protocol="udp")``: a bound datagram socket (with fallback), set-up recorded."""
+
+    def opener(server: BackgroundServer) -> tuple[socket.socket, int | None]:
+        sock, busy_port = bind_with_fallback(
+            lambda p: open_tracked_datagram_socket(host, p, server._tracker), server.asked_port
+        )
+        address = sock.getsockname()
+        family = socket.AddressFamily(sock.family).name
+        server.events.record("socket", address, note=f"{family}, SOCK_DGRAM")
+        server.events.record("bind", address)
+        return sock, busy_port
+
+    server = BackgroundServer(name, host, port, protocol="udp")
+    return server.launch(
+        opener, partial(BackgroundServer._run_whole, server, server_function), quiet
     )
 
 
