@@ -20,7 +20,7 @@ checks it). Importing ``helpers`` is cheap: a name is loaded from its module on
 first use, so the first cell of a notebook does not pay for aiosmtpd or dnslib
 it may never need.
 
-In IPython, ``%load_ext helpers`` adds the ``%%program NAME.py`` cell magic,
+In IPython, ``%reload_ext helpers`` (or ``%load_ext``) adds the ``%%program NAME.py`` cell magic,
 which saves the cell as a program that ``start_program`` and ``run_program`` run.
 """
 
@@ -102,7 +102,7 @@ def __dir__() -> list[str]:
 
 
 def load_ipython_extension(ipython: Any) -> None:
-    """``%load_ext helpers``: adds the ``%%program NAME.py`` cell magic (saves a program)."""
+    """``%reload_ext helpers``: adds the ``%%program NAME.py`` cell magic (saves a program)."""
     from helpers.run.program_files import program_magic
 
     ipython.register_magic_function(program_magic, "cell", "program")

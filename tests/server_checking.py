@@ -1,4 +1,4 @@
-"""What the tests of background servers share: a loopback client, notebook 02's server, checks.
+"""What the tests of background servers share: a loopback client, the reverse server cell, checks.
 
 Used by the tests of helpers.run.servers and of what builds on it (architectures,
 the notebook's server cell, the diagram and widget drawn from it) and by the
@@ -20,13 +20,14 @@ import nbindex
 import helpers
 from helpers.run.registry import stop_all
 
-NOTEBOOK_02 = nbindex.NOTEBOOK_DIR / "02_the_chapters_pair.ipynb"
+# Notebook 03 runs the server of notebook 02 (whose programs run as processes) in the kernel.
+SERVER_NOTEBOOK = nbindex.NOTEBOOK_DIR / "03_tcp_streams.ipynb"
 
 
 @functools.cache
 def reverse_server_cell() -> str:
-    """The source of notebook 02's cell that defines the reverse server and starts it."""
-    nb = nbformat.read(NOTEBOOK_02, as_version=4)
+    """The source of notebook 03's cell that defines the reverse server and starts it."""
+    nb = nbformat.read(SERVER_NOTEBOOK, as_version=4)
     (source,) = [
         c.source
         for c in nb.cells

@@ -1,54 +1,104 @@
-"""Notebook 02: a server cell edited and re-run in the same kernel serves the new code.
+"""Notebook 02: the chapter's pair as the student writes it, run as real programs.
 
-The re-runnable promise (ARCHITECTURE.md): the kernel runs the notebook's cells up to the server and
-its client, then the server cell edited to upper-case instead of reversing, then
-the same client cell again; the reply must change.
+- The notebook's own server and client programs (its ``%%program`` cells)
+  interoperate as separate processes: the chapter's client gets the word reversed.
+- A server program edited and re-run in the same kernel serves the new code (the
+  re-runnable promise of ARCHITECTURE.md).
+- When the kernel shuts down, no program it started is left running.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
+from pathlib import Path
 
 import nbexec
 import nbformat
 import nbindex
 import pytest
 
+from helpers.run.program_files import save_program
+from helpers.run.programs import run_program, start_program
+
 pytestmark = pytest.mark.notebook
 
 NOTEBOOK = nbindex.NOTEBOOK_DIR / "02_the_chapters_pair.ipynb"
-REVERSE = 'conn.sendall(reverse_utf8(b"".join(chunks)))'
-UPPER = 'conn.sendall(b"".join(chunks).decode("utf-8").upper().encode("utf-8"))'
+REVERSE = "lap = text[::-1]"
+LOWER = "lap = text.lower()"
+
+
+def code_cells() -> list[nbformat.NotebookNode]:
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    return [c for c in nb.cells if c.cell_type == "code"]
+
+
+def first_index(cells: list[nbformat.NotebookNode], start: str) -> int:
+    return next(i for i, c in enumerate(cells) if c.source.startswith(start))
+
+
+def program_source(cell: nbformat.NotebookNode) -> str:
+    return cell.source.split("\n", 1)[1]  # the cell without its %%program line
 
 
 def stdout_of(cell: nbformat.NotebookNode) -> str:
-    return "".join(o.get("text", "") for o in cell.outputs if o.get("name") == "stdout")
+    return "".join(
+        o.get("text", "") or o.get("data", {}).get("text/plain", "") for o in cell.outputs
+    )
 
 
-def test_edited_server_cell_changes_the_reply(kernel_env) -> None:
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    code = [c for c in nb.cells if c.cell_type == "code"]
-    server_at = next(i for i, c in enumerate(code) if "def reverse_server(listener)" in c.source)
-    client_at = next(i for i, c in enumerate(code) if 'print("received:"' in c.source)
-    assert server_at < client_at and REVERSE in code[server_at].source
-    server, client = code[server_at], code[client_at]
-    edited = nbformat.v4.new_code_cell(server.source.replace(REVERSE, UPPER))
+def test_the_notebooks_programs_interoperate_as_processes(capsys) -> None:
+    cells = code_cells()
+    server = cells[first_index(cells, "%%program reverse_server.py")]
+    client = cells[first_index(cells, "%%program reverse_client.py")]
+    save_program("nb02_server.py", program_source(server))
+    save_program("nb02_client.py", program_source(client))
+    running = start_program("nb02_server.py", port=0)
+    try:
+        reply = run_program("nb02_client.py", running.port)
+        assert reply.returncode == 0 and reply.text == "Получено: МОРДНИЛАП\n"
+        shown = running.output().text.splitlines()
+        assert shown[1].startswith("Получено от 127.0.0.1:") and shown[1].endswith("ПАЛИНДРОМ")
+    finally:
+        running.stop()
+
+
+def _gone(pid: int, within: float = 10.0) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if not Path(f"/proc/{pid}").exists():
+            return True
+        state = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
+        if state.rsplit(")", 1)[1].split()[0] == "Z":
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_an_edited_server_program_changes_the_reply_and_the_kernel_leaves_none(
+    kernel_env,
+) -> None:
+    cells = code_cells()
+    server_at = first_index(cells, "%%program reverse_server.py")
+    start_at = first_index(cells, 'server = helpers.start_program("reverse_server.py")')
+    client_at = first_index(cells, 'helpers.run_program("reverse_client.py", server.port)')
+    assert server_at < start_at < client_at and REVERSE in cells[server_at].source
+    edited = nbformat.v4.new_code_cell(cells[server_at].source.replace(REVERSE, LOWER))
     run = nbformat.v4.new_notebook()
-    # the cells up to the client, the edited server, the client again; then the
-    # client with a lower-case word, to be sure the answer is the edited code's
-    run.cells = [nbformat.from_dict(c) for c in code[: client_at + 1]] + [
+    run.cells = [nbformat.from_dict(c) for c in cells[: client_at + 1]] + [
         edited,
-        nbformat.from_dict(client),
-        nbformat.v4.new_code_cell(client.source.replace('"ПАЛИНДРОМ"', '"палиндром"')),
+        nbformat.from_dict(cells[start_at]),
+        nbformat.from_dict(cells[client_at]),
+        nbformat.v4.new_code_cell("print(server.pid)"),
     ]
     session = asyncio.run(
-        nbexec.run_in_one_kernel(run, cwd=NOTEBOOK.parent, env=kernel_env("edit"), timeout=30)
+        nbexec.run_in_one_kernel(run, cwd=NOTEBOOK.parent, env=kernel_env("edit"), timeout=60)
     )
     kernel_env.assert_offline()
     assert session.error is None, nbexec.error_text(session.error)
-    cells = session.runs[0].nb.cells
-    first, status, second, lower = (stdout_of(cells[i]) for i in (client_at, -3, -2, -1))
-    assert first == "received: МОРДНИЛАП\n"
-    assert status.startswith("reverse server on 127.0.0.1:")  # one server, replaced
-    assert second == "received: ПАЛИНДРОМ\n"
-    assert lower == "received: ПАЛИНДРОМ\n"
+    done = session.runs[0].nb.cells
+    first, status, second, pid = (stdout_of(done[i]) for i in (client_at, -3, -2, -1))
+    assert first == "Получено: МОРДНИЛАП"
+    assert status.startswith("reverse_server program on 127.0.0.1:")  # one program, replaced
+    assert second == "Получено: палиндром"
+    assert _gone(int(pid)), "the kernel shut down, but its server program is still running"

@@ -466,3 +466,20 @@ def test_tracebacks_keep_the_chain_but_only_the_programs_frames(tmp_path: Path) 
     assert "KeyError: 'missing'" in result.stderr and "ValueError: bad" in result.stderr
     assert "direct cause" in result.stderr
     assert result.stderr.count('File "chain.py"') == 2
+
+
+def test_a_port_taken_between_the_look_and_the_bind_falls_back(capsys, monkeypatch) -> None:
+    save_program("reverse_server.py", CHAPTER_SERVER)
+    capsys.readouterr()
+    with socket.create_server(("127.0.0.1", 0)) as holder:
+        raced = holder.getsockname()[1]
+        # As if the port were free when looked at, and another kernel bound it just after.
+        monkeypatch.setattr(programs.Program, "_choose_port", lambda self: (raced, None))
+        server = start_program("reverse_server.py", port=raced)
+        try:
+            assert capsys.readouterr().out == (
+                f"reverse_server program on 127.0.0.1:{server.port} ({raced} was busy)\n"
+            )
+            assert server.output().text == f"Слушаю порт {server.port}\n"  # the retry's only
+        finally:
+            server.stop()

@@ -1,16 +1,21 @@
 """Notebook 02's "Try it" widget: views are pure, a click is a real exchange.
 
-The clicks go to notebook 02's own reverse server (the shared ``reverse_server``
-fixture), the one the widget is shown with in the notebook.
+The clicks go to the notebook's reverse server: as a program (notebook 02's version 2,
+its prints shown) and run in the kernel (the shared ``reverse_server`` fixture, its
+event log shown).
 """
 
 from __future__ import annotations
 
 import socket
 
+import nbformat
+import nbindex
 import pytest
 
 from helpers.lessons.widgets_02 import error_html, events_html, reply_html, reverse_widget
+from helpers.run.program_files import save_program
+from helpers.run.programs import start_program
 from helpers.show.events import EventLog
 
 
@@ -60,3 +65,28 @@ def test_click_after_the_server_stopped_shows_the_error(reverse_server) -> None:
     assert "ConnectionRefusedError" in widget.children[1].value
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(reverse_server.address, timeout=1).close()
+
+
+def test_with_a_server_program_the_log_is_what_the_program_printed(capsys) -> None:
+    nb = nbformat.read(nbindex.NOTEBOOK_DIR / "02_the_chapters_pair.ipynb", as_version=4)
+    (version_2,) = [
+        c.source.split("\n", 1)[1]
+        for c in nb.cells
+        if c.source.startswith("%%program reverse_server.py\n# reverse_server.py, version 2")
+    ]
+    save_program("widget_server.py", version_2)
+    server = start_program("widget_server.py", port=0)
+    try:
+        widget = reverse_widget(server)
+        (box, button), reply, log = (
+            widget.children[0].children,
+            widget.children[1],
+            widget.children[2],
+        )
+        box.value = "кот"
+        button.click()
+        assert "ток" in reply.value
+        assert "the last lines widget_server printed" in log.value
+        assert "Получено от 127.0.0.1:" in log.value and "Отправлено" in log.value
+    finally:
+        server.stop()

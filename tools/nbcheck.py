@@ -117,6 +117,20 @@ def check_executed_in_order(path: Path, nb: nbformat.NotebookNode) -> list[str]:
     return problems
 
 
+def _leaked_traceback(text: str) -> bool:
+    """A traceback printed as text, other than a student's program's own.
+
+    A program run by ``helpers.start_program`` / ``run_program`` shows only the
+    frames of its own file, named without a folder (``File "server.py"``); a
+    traceback leaked by a background thread or a logger names library files by
+    their full path.
+    """
+    if "Traceback (most recent call last)" not in text:
+        return False
+    files = re.findall(r'^\s*File "([^"]*)"', text, re.M)
+    return not files or any("/" in name or "\\" in name for name in files)
+
+
 def check_no_unexpected_errors(path: Path, nb: nbformat.NotebookNode) -> list[str]:
     """Errors shown on purpose are caught and printed, or the cell is tagged raises-exception."""
     problems = []
@@ -135,7 +149,7 @@ def check_no_unexpected_errors(path: Path, nb: nbformat.NotebookNode) -> list[st
                     f"{_where(index, cell)} stores an error ({output.get('ename')}: "
                     f"{output.get('evalue')}); catch and print it, or tag the cell '{RAISES_TAG}'"
                 )
-            elif "Traceback (most recent call last)" in "".join(_strings(output.get("text", ""))):
+            elif _leaked_traceback("".join(_strings(output.get("text", "")))):
                 problems.append(
                     f"{_where(index, cell)} shows a traceback printed as text (often a background "
                     "thread or a logger); record it in an EventLog instead"
@@ -241,8 +255,8 @@ def check_markers(path: Path, nb: nbformat.NotebookNode) -> list[str]:
 
 
 def deliberate_wait(cell: nbformat.NotebookNode) -> float:
-    """Seconds a cell waits on purpose, from its markers."""
-    return sum(
+    """Seconds a cell waits on purpose: its ``deliberate_wait`` metadata, or its markers."""
+    return float(cell.metadata.get("deliberate_wait", 0)) + sum(
         int(m["count"] or 1) * float(m["seconds"]) for m in WAIT_MARKER.finditer(cell.source)
     )
 

@@ -21,7 +21,7 @@ from helpers.run.reverse_client import ask_reverse
 from helpers.show.events import EventLog
 from helpers.show.tables import Table
 
-__all__ = ["error_html", "events_html", "reply_html", "reverse_widget"]
+__all__ = ["error_html", "events_html", "output_html", "reply_html", "reverse_widget"]
 
 LOG_ROWS = 12  # the newest events shown; the whole log stays in server.events
 
@@ -57,21 +57,34 @@ def events_html(log: EventLog, rows: int = LOG_ROWS) -> str:
     return note + newest._repr_html_()
 
 
+def output_html(server: Any, lines: int = LOG_ROWS) -> str:
+    """The last ``lines`` a server program printed, as a terminal shows them."""
+    shown = server.output(last=lines)
+    return (
+        f"<p style='color:#666'>the last lines {html.escape(server.name)} printed</p>"
+        f"<pre>{html.escape(repr(shown))}</pre>"
+    )
+
+
 def reverse_widget(server: Any, text: str = "ПАЛИНДРОМ") -> Any:
-    """Text box, Send button, the reply, and the server's event log as it grows."""
+    """Text box, Send button, the reply, and what the server printed (or its event log).
+
+    A server program (``helpers.start_program``) shows its own prints; a server
+    run in the kernel (``helpers.serve``) shows its event log.
+    """
     import ipywidgets as widgets
 
     box = widgets.Text(value=text, description="Message:")
     send = widgets.Button(description="Send", button_style="primary")
     reply = widgets.HTML(value="")
-    log = widgets.HTML(value="<i>Press Send: the server's events appear here.</i>")
+    log = widgets.HTML(value="<i>Press Send: what the server did appears here.</i>")
 
     def on_send(_button: Any) -> None:
         try:
             reply.value = reply_html(box.value, ask_reverse(server.address, box.value))
         except OSError as error:
             reply.value = error_html(error)
-        log.value = events_html(server.events)
+        log.value = output_html(server) if hasattr(server, "output") else events_html(server.events)
 
     send.on_click(on_send)
     return widgets.VBox([widgets.HBox([box, send]), reply, log])

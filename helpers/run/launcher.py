@@ -15,7 +15,9 @@ so that before the student's first line runs:
 * **readiness is reported on a side channel**, never by connecting to the
   program (a probe would appear in the program's own "received from" prints):
   ``socket.listen`` is wrapped to write ``listening HOST PORT`` to the channel
-  after the real call, and binding a datagram socket writes ``bound HOST PORT``;
+  after the real call, binding a datagram socket writes ``bound HOST PORT``, and
+  a bind that finds its address in use writes ``in-use HOST PORT`` (so the
+  kernel can fall back to a free port when another kernel won a race for it);
 * **a start-up file runs first** when ``COURSE_PROGRAM_STARTUP`` names one,
   before the guard, in the order a kernel runs its own start-up files;
 * **tracebacks show the student's lines only**: frames of the standard library
@@ -30,6 +32,7 @@ line of ASCII.
 from __future__ import annotations
 
 import builtins
+import errno
 import os
 import signal
 import socket
@@ -144,7 +147,16 @@ def report_readiness(channel: TextIO) -> None:
         tell("listening", self)
 
     def bind(self: socket.socket, address: Any) -> None:
-        original_bind(self, address)
+        try:
+            original_bind(self, address)
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE and isinstance(address, tuple):
+                with lock:
+                    try:
+                        channel.write(f"in-use {address[0]} {address[1]}\n")
+                    except (OSError, ValueError):
+                        pass
+            raise
         if self.type == socket.SOCK_DGRAM:
             tell("bound", self)
 

@@ -3,7 +3,7 @@
 The chapter's server and client are two programs, each with its own ``print``s.
 A lesson keeps them whole in a cell and runs them as separate processes::
 
-    %load_ext helpers                       # once: the %%program cell magic
+    %reload_ext helpers                     # the %%program cell magic
 
     %%program reverse_server.py             # the cell holds the whole program
     import socket, sys
@@ -73,6 +73,10 @@ IDLE_WAIT = 5.0  # output() waits at most this long for the program to fall idle
 QUIET_PERIOD = 0.3  # where threads cannot be inspected: idle = no output for this long
 
 
+class _PortTaken(Exception):
+    """The program's bind found the asked port taken after all (raced by another kernel)."""
+
+
 class ProgramFailed(RuntimeError):
     """A program that exited, or never opened its port; the message holds its output."""
 
@@ -95,7 +99,7 @@ class ProgramOutput:
     note: str = ""
 
     def __str__(self) -> str:
-        return self.text
+        return repr(self)
 
     def __repr__(self) -> str:
         ending = f"[{self.program} {self.note}]" if self.note else ""
@@ -146,10 +150,18 @@ class Program(Service):
             raise FileNotFoundError(
                 f"no program {self.filename} in this kernel yet: run its %%program cell first"
             )
-        args = list(self.args)
         if self.takes_port:
             self.port, self.busy_port = self._choose_port()
-            args = [str(self.port), *args]
+        try:
+            self._launch()
+        except _PortTaken:
+            # Another kernel bound the port between our look and the program's bind
+            # (a class starting the same notebook at once): fall back, as for a busy port.
+            self.port, self.busy_port = free_port(), self.asked_port
+            self._launch()
+
+    def _launch(self) -> None:
+        args = [str(self.port), *self.args] if self.takes_port else list(self.args)
         self.process, channel = spawn(self.path, args, self.parent_death)
         self._capture = OutputCapture(self.process.stdout.fileno(), channel, self.name)  # type: ignore[union-attr]
         self.events.record("start", note=f"{self.filename} {' '.join(args)}".strip())
@@ -189,6 +201,8 @@ class Program(Service):
                     if kind in ("listening", "bound"):
                         self._now_listening(rest)
                         return
+                    if kind == "in-use" and self._may_fall_back(rest):
+                        raise _PortTaken
                 if capture.channel_done:  # the program exited before it listened
                     break
                 if time.monotonic() >= deadline:
@@ -207,6 +221,17 @@ class Program(Service):
             f"{self.filename} exited with code {self.process.returncode} before it opened "
             "its port; its output:",
             self._final_text(),
+        )
+
+    def _may_fall_back(self, address: str) -> bool:
+        """True if ``address`` is the asked port, chosen as free a moment ago (first try)."""
+        chosen = address.rpartition(" ")[2]
+        return (
+            self.fallback
+            and self.takes_port
+            and self.busy_port is None
+            and self.asked_port != 0
+            and chosen == str(self.asked_port)
         )
 
     def _now_listening(self, rest: str) -> None:
