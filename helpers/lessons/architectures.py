@@ -1,31 +1,36 @@
-"""One server, many clients: the reverse protocol served five ways.
+"""Reference versions of notebook 04's five server designs, for the tests only.
 
-Every variant is a whole-server function ``variant(listener)`` for
-``helpers.serve``, speaking the same protocol as the notebook's reverse server:
-the client sends UTF-8 text and shuts down its sending side; the server answers
-with the text reversed (``reverse_utf8``) and closes. Each request also takes
-``DELAY`` seconds of "work" (a database, a disk, a computation), so that the
-figures show how each design spends waiting time::
+The notebook's students write these designs in their own cells; nothing in the
+notebooks imports them from here. They stay in the package so that every test
+that needs "a real server of each design" (the concurrency checker's, the
+AF_UNIX servers', the platform tests) runs the same code the notebook teaches,
+line for line apart from type hints.
+
+Every design is a whole-server function ``design(listener)`` for
+``helpers.serve``, speaking the reverse protocol of notebook 02: the client
+sends UTF-8 text and shuts down its sending side; the server answers with the
+text reversed (``reverse_utf8``) and closes. Each request also takes ``DELAY``
+seconds of "work" (a database, a disk), so that a design that waits for one
+client at a time shows it::
 
     server = helpers.serve("threads", thread_per_client, port=0)
-    check_concurrency(server.address, clients=20)     # helpers.lessons.concurrency
+    check_concurrency(server.address)     # helpers.lessons.concurrency
 
 (a) ``one_at_a_time``: the chapter's loop; the next client waits for the whole
-    previous exchange, delay included.
-(b) ``thread_per_client``: a thread per connection; the delays overlap.
+    previous exchange. The concurrency checker fails it: it is stuck on the
+    client held mid-message.
+(b) ``thread_per_client``: a thread per connection.
 (c) ``selectors_server``: one thread, non-blocking sockets and a readiness
-    loop; the delay is a timer, not a sleep, so nothing blocks.
+    loop; the work is a timer, not a sleep, so nothing blocks.
 (d) ``socketserver_server``: the standard library's ThreadingTCPServer, (b)
     packaged.
-(e) ``asyncio_server``: coroutines on an event loop of its own, in the
-    server's own thread (never the kernel's loop).
+(e) ``asyncio_server``: a coroutine per client on an event loop of its own,
+    in the server's own thread (never the kernel's loop).
 """
 
 from __future__ import annotations
 
 import asyncio
-import heapq
-import itertools
 import selectors
 import socket
 import socketserver
@@ -34,11 +39,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from helpers.run.stoppable import ServerStopped
 from helpers.wire.text import reverse_utf8
 
 __all__ = [
     "ARCHITECTURES",
+    "CLIENT_TIMEOUT",
     "DELAY",
     "asyncio_server",
     "one_at_a_time",
@@ -53,26 +58,22 @@ CLIENT_TIMEOUT = 2.0  # a client silent this long is dropped, so it cannot block
 
 
 def serve_client(conn: socket.socket) -> None:
-    """Serve one connection of the reverse protocol with blocking calls, then return.
-
-    Errors of this one client (a timeout, a reset) end only this exchange: the
-    caller's loop goes on to the next client.
-    """
-    conn.settimeout(CLIENT_TIMEOUT)
+    """Serve one connection of the reverse protocol with blocking calls, then return."""
+    conn.settimeout(CLIENT_TIMEOUT)  # a silent client cannot hold this exchange forever
     try:
         chunks = []
-        while chunk := conn.recv(65536):  # b"" = the client shut down its side
+        while chunk := conn.recv(1024):  # b"" = the client has finished sending
             chunks.append(chunk)
-        time.sleep(DELAY)
+        time.sleep(DELAY)  # the work
         conn.sendall(reverse_utf8(b"".join(chunks)))
     except OSError:
-        pass  # the server's event log shows what happened to this client
+        pass  # this client timed out or vanished: only its exchange ends
 
 
 def one_at_a_time(listener: socket.socket) -> None:
     """(a) The chapter's design: accept, serve to the end, close, accept the next."""
     while True:
-        conn, _addr = listener.accept()
+        conn, addr = listener.accept()
         with conn:
             serve_client(conn)
 
@@ -85,126 +86,101 @@ def thread_per_client(listener: socket.socket) -> None:
             serve_client(conn)
 
     while True:
-        conn, _addr = listener.accept()
+        conn, addr = listener.accept()
         threading.Thread(target=serve_and_close, args=(conn,), daemon=True).start()
 
 
-class _Exchange:
-    """What a selectors server keeps per connection between readiness events."""
-
-    def __init__(self) -> None:
-        self.received = bytearray()
-        self.reply = memoryview(b"")
-
-
 def selectors_server(listener: socket.socket) -> None:
-    """(c) One thread: a readiness loop over non-blocking sockets.
-
-    The per-request delay becomes a timer (a heap of due times): sleeping here
-    would stall every client at once.
-    """
+    """(c) One thread, one loop: act only on the sockets that are ready, never wait on one."""
     listener.setblocking(False)
-    due: list[tuple[float, int, socket.socket, _Exchange]] = []  # replies waiting for DELAY
-    order = itertools.count()  # tie-breaker: sockets themselves do not compare
+    data: dict[Any, bytes] = {}  # connection -> bytes received so far, then the reply left
+    due: dict[Any, float] = {}  # connection -> when its work is done (a timer, not a sleep)
     with selectors.DefaultSelector() as selector:
         selector.register(listener, selectors.EVENT_READ)
         while True:
-            wait = max(0.0, due[0][0] - time.monotonic()) if due else 0.5
-            for key, _events in selector.select(wait):
-                if key.fileobj is listener:
-                    conn, _addr = listener.accept()
+            wait = min(due.values(), default=time.monotonic() + 0.5) - time.monotonic()
+            for key, _events in selector.select(max(wait, 0)):
+                conn = key.fileobj
+                if conn is listener:
+                    conn, addr = listener.accept()
                     conn.setblocking(False)
-                    selector.register(conn, selectors.EVENT_READ, _Exchange())
+                    selector.register(conn, selectors.EVENT_READ)
+                    data[conn] = b""
                     continue
-                conn, exchange = key.fileobj, key.data
                 try:
-                    if exchange.reply:  # writable: send what fits now, the rest later
-                        exchange.reply = exchange.reply[conn.send(exchange.reply) :]
-                        if not exchange.reply:
-                            selector.unregister(conn)
-                            conn.close()
-                    elif chunk := conn.recv(65536):
-                        exchange.received += chunk
-                    else:  # end of stream: the reply is due after the delay
+                    if key.events == selectors.EVENT_WRITE:  # send what fits now
+                        data[conn] = data[conn][conn.send(data[conn]) :]
+                        if data[conn]:
+                            continue  # the rest when the socket is writable again
+                    elif chunk := conn.recv(1024):
+                        data[conn] += chunk
+                        continue
+                    else:  # b"": the whole message is in; reply once the work is done
                         selector.unregister(conn)
-                        heapq.heappush(due, (time.monotonic() + DELAY, next(order), conn, exchange))
-                except (BlockingIOError, InterruptedError):
-                    pass
+                        due[conn] = time.monotonic() + DELAY
+                        continue
+                except BlockingIOError:
+                    continue  # not ready after all: wait for the next event
                 except OSError:
-                    selector.unregister(conn)
-                    conn.close()
-            while due and due[0][0] <= time.monotonic():
-                _, _, conn, exchange = heapq.heappop(due)
-                exchange.reply = memoryview(reverse_utf8(bytes(exchange.received)))
-                selector.register(conn, selectors.EVENT_WRITE, exchange)
+                    pass  # this client vanished
+                selector.unregister(conn)
+                conn.close()
+                del data[conn]
+            for conn in [c for c, when in due.items() if when <= time.monotonic()]:
+                del due[conn]
+                data[conn] = reverse_utf8(data[conn])
+                selector.register(conn, selectors.EVENT_WRITE)
 
 
 def socketserver_server(listener: socket.socket) -> None:
-    """(d) socketserver.ThreadingTCPServer on the helper's listener.
-
-    socketserver normally binds its own socket; here it takes over the one the
-    helper bound (so the port fallback and the stop still work).
-    """
+    """(d) socketserver.ThreadingTCPServer, serving on the listener it is handed."""
 
     class ReverseHandler(socketserver.BaseRequestHandler):
         def handle(self) -> None:
-            serve_client(self.request)
+            serve_client(self.request)  # socketserver closes the connection afterwards
 
-    class QuietServer(socketserver.ThreadingTCPServer):
-        daemon_threads = True
+    class ReverseServer(socketserver.ThreadingTCPServer):
+        daemon_threads = True  # a handler thread never keeps the kernel from exiting
 
         def handle_error(self, request: Any, client_address: Any) -> None:
-            """The default prints a traceback from a server thread into a cell."""
+            pass  # the default prints a traceback from a server thread into a cell
 
-    server = QuietServer(listener.getsockname(), ReverseHandler, bind_and_activate=False)
-    server.socket.close()
+    server = ReverseServer(listener.getsockname(), ReverseHandler, bind_and_activate=False)
+    server.socket.close()  # it made a socket of its own: serve on the ready one instead
     server.socket = listener
     server.serve_forever(poll_interval=0.1)
 
 
 def asyncio_server(listener: socket.socket) -> None:
-    """(e) asyncio streams on a new event loop in this (the server's) thread.
+    """(e) One thread, one event loop: a coroutine per client, awaiting instead of blocking.
 
-    The kernel runs its own loop in the main thread; a loop of our own in our
-    own thread never touches it. The loop's exception handler ends the loop
-    when the helper stops the server (and keeps asyncio from logging to stderr).
-    A selector loop on every platform: Windows' default (Proactor) loop accepts
-    connections without calling the listener's ``accept()``, so the helper could
-    neither record them nor stop the server.
+    The loop is a new one in the server's own thread: the kernel runs its own loop
+    in the main thread. A selector loop on every platform, because Windows'
+    default (Proactor) loop accepts without calling the listener's ``accept()``.
     """
 
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            message = await asyncio.wait_for(reader.read(), CLIENT_TIMEOUT)  # to EOF
-            await asyncio.sleep(DELAY)
-            writer.write(reverse_utf8(message))
-            await writer.drain()
-        except OSError:  # TimeoutError included
-            pass
-        finally:
-            writer.close()
-
-    async def main() -> None:
+    async def serve_client_async(conn: socket.socket) -> None:
         loop = asyncio.get_running_loop()
-        stopping = asyncio.Event()
-        failures: list[BaseException] = []
+        with conn:
+            try:
+                chunks = []
+                while chunk := await asyncio.wait_for(loop.sock_recv(conn, 1024), CLIENT_TIMEOUT):
+                    chunks.append(chunk)
+                await asyncio.sleep(DELAY)  # the work: meanwhile the loop runs the others
+                await loop.sock_sendall(conn, reverse_utf8(b"".join(chunks)))
+            except OSError:  # TimeoutError included
+                pass
 
-        def on_error(_loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
-            error = context.get("exception")
-            if isinstance(error, OSError):
-                return  # one client's trouble; its connection is already gone
-            if not isinstance(error, ServerStopped):
-                failures.append(error or RuntimeError(context.get("message", "")))
-            stopping.set()
+    async def accept_loop() -> None:
+        loop = asyncio.get_running_loop()
+        async with asyncio.TaskGroup() as clients:
+            while True:
+                conn, addr = await loop.sock_accept(listener)
+                clients.create_task(serve_client_async(conn))
 
-        loop.set_exception_handler(on_error)
-        async with await asyncio.start_server(handle, sock=listener):
-            await stopping.wait()
-        if failures:
-            raise failures[0]  # the helper records it and restarts the server
-
+    listener.setblocking(False)
     with asyncio.Runner(loop_factory=asyncio.SelectorEventLoop) as runner:
-        runner.run(main())
+        runner.run(accept_loop())
 
 
 ARCHITECTURES: dict[str, Callable[[socket.socket], None]] = {
