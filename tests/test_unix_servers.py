@@ -42,10 +42,13 @@ def test_only_the_owner_can_reach_the_folder() -> None:
 
 
 @pytest.mark.parametrize("name", ARCHITECTURES)
-def test_every_design_works_over_unix_sockets(name: str) -> None:
+def test_every_design_keeps_its_verdict_over_unix_sockets(name: str) -> None:
     server = serve_unix("many-unix", ARCHITECTURES[name])
-    result = check_concurrency(server.address, clients=20, family=socket.AF_UNIX)
-    assert (result.served, result.wrong, result.failed) == (20, 0, 0)
+    # One at a time cannot answer anyone while the checker holds a client mid-message,
+    # however long the others wait: its verdict does not hang on the timeout.
+    result = check_concurrency(server.address, clients=20, timeout=2.0, family=socket.AF_UNIX)
+    assert result.wrong == 0
+    assert result.passed == (name != "(a) one at a time"), result.hint
 
 
 def test_stop_with_a_silent_client_ends_threads_and_removes_the_folder() -> None:
