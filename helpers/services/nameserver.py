@@ -7,211 +7,170 @@
 Why it exists: the chapter looks up www.onego.ru and finds 195.161.136.4. Asked
 of the system resolver, that name would reach the real host online and fail
 with a machine-dependent error offline, so the course serves the chapter's
-facts itself. The zone is data (``COURSE_ZONE``), the
-server is dnslib's, and nothing it does is printed: queries, replies and
-garbage are recorded in ``server.events``.
+facts itself. The zone is data (``COURSE_ZONE``), the answers are
+``helpers.services.dns_answers``' (authoritative for its zones, REFUSED
+outside them, negative answers with the SOA, EDNS, truncation), and nothing it
+does is printed: queries, replies and garbage are recorded in ``server.events``.
 
-Answers: the records of the zone (authoritative, no recursion); NXDOMAIN for a
-name under onego.ru or a reverse zone that has no records; REFUSED for names
-outside those zones (this server knows nothing else); SERVFAIL when the
-resolver itself fails, so a client never waits in silence; datagrams that are
-not DNS queries are recorded and dropped, as any name server does.
+It listens like a real name server, so ``dig``, ``host`` and dnspython work
+against it from a terminal: UDP and TCP on the same port number (RFC 7766:
+each TCP message prefixed by its two-byte length, several queries on one
+connection, an idle connection closed after ``TCP_IDLE`` seconds). Both
+sockets are claimed together: if either port is taken, both fall back to
+another number. SERVFAIL when the answering itself fails, so a client never
+waits in silence; datagrams that are not DNS queries are recorded and dropped,
+and a TCP client that sends one is disconnected. Bounded: at most
+``TCP_CLIENTS`` TCP connections at once (more are closed at once), each
+message at most 65,535 bytes by its prefix.
 """
 
 from __future__ import annotations
 
+import errno
+import socket
 import socketserver
+import struct
 import sys
 import threading
 from typing import Any
 
-from dnslib import QTYPE, RCODE, RR, DNSError, DNSRecord
-from dnslib.server import BaseResolver, DNSHandler, DNSLogger, DNSServer
+from dnslib import QTYPE, RCODE, DNSHeader, DNSRecord
 
-from helpers.run.listeners import bind_with_fallback, claim_port
+from helpers.run.listeners import BACKLOG, bind_with_fallback, claim_port, open_listener
 from helpers.run.registry import running_servers
 from helpers.run.service import Service
-from helpers.show.events import EventLog
+from helpers.services.dns_answers import COURSE_ZONE, Zone, edns_error, finish
 
 __all__ = ["NameServer", "start_name_server"]
 
-TTL = 300
-
-# (name, type, data in zone-file syntax). The chapter's facts first, then what
-# the mail notebook and the look-up widget need.
-COURSE_ZONE: tuple[tuple[str, str, str], ...] = (
-    ("www.onego.ru.", "A", "195.161.136.4"),
-    ("4.136.161.195.in-addr.arpa.", "PTR", "www.onego.ru."),
-    ("rnd.onego.ru.", "A", "127.0.0.1"),
-    ("rnd.onego.ru.", "AAAA", "::1"),
-    ("onego.ru.", "MX", "10 mail.onego.ru."),
-    ("mail.onego.ru.", "A", "127.0.0.1"),
-    ("smtp.onego.ru.", "CNAME", "mail.onego.ru."),
-    ("onego.ru.", "TXT", '"v=spf1 mx -all"'),
-    ("www.onego.ru.", "TXT", '"the chapter\'s web server, served offline by the course"'),
-)
-
-# The zones this server speaks for; any other name is REFUSED, not NXDOMAIN,
-# because "it does not exist" would be a claim about the real Internet.
-ORIGINS: tuple[str, ...] = ("onego.ru.", "in-addr.arpa.", "ip6.arpa.")
-
-MAX_CNAME_CHAIN = 8
-POLL = 0.05  # seconds between the serving loop's looks at the stop flag
+POLL = 0.05  # seconds between the serving loops' looks at the stop flag
 DEFAULT_NAME = "name"
+TCP_IDLE = 10.0  # seconds a TCP client may stay silent between queries (RFC 7766 §6.2.3)
+TCP_CLIENTS = 64  # TCP connections served at once; any more are closed at once
+PAIR_TRIES = 20  # free UDP ports tried until the same TCP port is free too
 
 
-def _key(name: Any) -> str:
-    text = str(name).lower()
-    return text if text.endswith(".") else text + "."
+class NotAQuery(ValueError):
+    """Bytes that are not a DNS query (garbage, or a reply that could start a loop)."""
 
 
-def zone_records(zone: tuple[tuple[str, str, str], ...]) -> list[RR]:
-    """The zone rows as dnslib records; a bad row raises ValueError naming it."""
-    records = []
-    for row in zone:
-        try:
-            name, rtype, data = row
-            parsed = RR.fromZone(f"{name} {TTL} IN {rtype} {data}")
-        except Exception as exc:
-            raise ValueError(f"bad zone row {row!r}: {exc}") from exc
-        if len(parsed) != 1:
-            raise ValueError(f"bad zone row {row!r}: gives {len(parsed)} records")
-        records.append(parsed[0])
-    return records
+def _note(request: DNSRecord) -> str:
+    return f"{request.q.qname} {QTYPE.get(request.q.qtype, request.q.qtype)}"
 
 
-class ZoneResolver(BaseResolver):
-    """Answers from a fixed list of records. Only ``answer`` knows DNS rules;
-    ``resolve`` turns any failure in it into SERVFAIL instead of silence."""
-
-    def __init__(self, zone: tuple[tuple[str, str, str], ...], origins: tuple[str, ...] = ORIGINS):
-        self.records = zone_records(zone)
-        self.origins = tuple(_key(origin) for origin in origins)
-
-    def _lookup(self, name: str, rtype: int) -> list[RR]:
-        return [
-            rr for rr in self.records if _key(rr.rname) == name and rtype in (rr.rtype, QTYPE.ANY)
-        ]
-
-    def _exists(self, name: str) -> bool:
-        # A name with records below it exists even without records of its own.
-        return any(
-            _key(rr.rname) == name or _key(rr.rname).endswith("." + name) for rr in self.records
-        )
-
-    def answer(self, request: DNSRecord) -> DNSRecord:
-        reply = request.reply(ra=0, aa=1)
-        if request.header.opcode != 0:
-            reply.header.rcode = RCODE.NOTIMP
-            return reply
-        if len(request.questions) != 1:
-            reply.header.rcode = RCODE.FORMERR
-            return reply
-        name = _key(request.q.qname)
-        qtype = request.q.qtype
-        if not any(name == origin or name.endswith("." + origin) for origin in self.origins):
-            reply.header.aa = 0
-            reply.header.rcode = RCODE.REFUSED
-            return reply
-        if not self._exists(name):
-            reply.header.rcode = RCODE.NXDOMAIN
-            return reply
-        for _ in range(MAX_CNAME_CHAIN):
-            alias = self._lookup(name, QTYPE.CNAME) if qtype != QTYPE.CNAME else []
-            if not alias:
-                break
-            reply.add_answer(alias[0])
-            name = _key(alias[0].rdata.label)
-        for rr in self._lookup(name, qtype):
-            reply.add_answer(rr)
-            if rr.rtype == QTYPE.MX:
-                for glue in self._lookup(_key(rr.rdata.label), QTYPE.A):
-                    reply.add_ar(glue)
-        return reply
-
-    def resolve(self, request: DNSRecord, handler: Any) -> DNSRecord:
-        return self.answer(request)
+def _reply_note(reply: DNSRecord) -> str:
+    rcode = RCODE.get(reply.header.rcode, reply.header.rcode)
+    types = ", ".join(str(QTYPE.get(rr.rtype, rr.rtype)) for rr in reply.rr)
+    note = f"{rcode}: {types}" if types else str(rcode)
+    return note + (" (truncated: TC set)" if reply.header.tc else "")
 
 
-class EventLogger(DNSLogger):
-    """dnslib's logger interface, writing into an EventLog instead of printing."""
+def respond(service: NameServer, data: bytes, client: Any, transport: str) -> bytes:
+    """The reply bytes for one message, every step recorded in ``service.events``.
 
-    def __init__(self, events: EventLog):
-        # The default hooks (request, reply, truncated, error) are the ones
-        # overridden below; the others (raw recv/send, zone dumps) stay off.
-        super().__init__(prefix=False, logf=self._never)
-        self.events = events
-
-    @staticmethod
-    def _never(text: str) -> None:
-        """No line of dnslib's own text output is wanted anywhere."""
-
-    def log_request(self, handler: Any, request: DNSRecord) -> None:
-        note = f"{request.q.qname} {QTYPE.get(request.q.qtype, request.q.qtype)}"
-        self.events.record(
-            "query", handler.client_address, getattr(handler, "query_bytes", b""), note
-        )
-
-    def log_reply(self, handler: Any, reply: DNSRecord) -> None:
-        rcode = RCODE.get(reply.header.rcode, reply.header.rcode)
-        types = ", ".join(str(QTYPE.get(rr.rtype, rr.rtype)) for rr in reply.rr)
-        note = f"{rcode}: {types}" if types else str(rcode)
-        self.events.record(
-            "reply", handler.client_address, getattr(handler, "reply_bytes", b""), note
-        )
-
-    def log_error(self, handler: Any, error: Any) -> None:
-        self.events.record(
-            "ignored",
-            handler.client_address,
-            getattr(handler, "query_bytes", b""),
-            f"not a DNS query: {error}",
-        )
-
-    def log_truncated(self, handler: Any, reply: DNSRecord) -> None:
-        self.events.record("reply", handler.client_address, note="truncated (TC set)")
-
-
-class _Handler(DNSHandler):
-    """dnslib's handler with two guarantees added: any datagram that does not
-    parse is "ignored" (never a traceback), and a failing resolver gives SERVFAIL."""
-
-    def get_reply(self, data: bytes) -> bytes:
-        self.query_bytes = bytes(data)
-        try:
-            request = DNSRecord.parse(data)
-        except DNSError:
-            raise
-        except Exception as exc:  # dnslib raises more than DNSError on some garbage
-            raise DNSError(f"{type(exc).__name__}: {exc}") from exc
+    Raises ``NotAQuery`` (recorded as "ignored") for bytes that are no query.
+    """
+    suffix = "" if transport == "udp" else " (tcp)"
+    try:
+        request = DNSRecord.parse(data)
         if request.header.qr:
-            raise DNSError("a reply, not a query (answering it could start a loop)")
-        logger = self.server.logger
-        logger.log_request(self, request)
+            raise NotAQuery("a reply, not a query (answering it could start a loop)")
+        if not request.questions:
+            raise NotAQuery("no question")
+    except NotAQuery as error:
+        service.events.record("ignored", client, data, f"not a DNS query: {error}")
+        raise
+    except Exception as error:  # dnslib raises more than DNSError on some garbage
+        service.events.record(
+            "ignored", client, data, f"not a DNS query: {type(error).__name__}: {error}"
+        )
+        raise NotAQuery(str(error)) from error
+    service.events.record("query", client, data, _note(request) + suffix)
+    try:
+        reply = edns_error(request) or service.resolver.answer(request, transport)
+        wire = finish(reply, request, transport)
+    except Exception as error:
+        service.errors.append(error)
+        service.events.record(
+            "error",
+            client,
+            note=f"answering failed, answered SERVFAIL: {type(error).__name__}: {error}",
+        )
+        header = request.header
+        reply = DNSRecord(DNSHeader(id=header.id, qr=1, opcode=header.opcode, rd=header.rd))
+        reply.add_question(request.q)
+        reply.header.rcode = RCODE.SERVFAIL
+        wire = reply.pack()
+    sent = DNSRecord.parse(wire)
+    service.events.record("reply", client, wire, _reply_note(sent) + suffix)
+    return wire
+
+
+class _UDPHandler(socketserver.BaseRequestHandler):
+    """One datagram in, one datagram out (none for bytes that are no query)."""
+
+    server: _UDPServer
+
+    def handle(self) -> None:
+        data, sock = self.request
         try:
-            reply = self.server.resolver.resolve(request, self)
-            rdata = reply.pack()
-        except Exception as exc:
-            self.server.service.errors.append(exc)
-            self.server.service.events.record(
-                "error",
-                self.client_address,
-                note=f"resolver failed, answered SERVFAIL: {type(exc).__name__}: {exc}",
+            wire = respond(self.server.service, data, self.client_address, "udp")
+        except NotAQuery:
+            return
+        sock.sendto(wire, self.client_address)
+
+
+class _TCPHandler(socketserver.BaseRequestHandler):
+    """Length-prefixed messages on one connection, answered in order until it goes quiet."""
+
+    server: _TCPServer
+
+    def _read(self, sock: socket.socket, size: int) -> bytes | None:
+        data = bytearray()
+        while len(data) < size:
+            chunk = sock.recv(size - len(data))
+            if not chunk:
+                return None
+            data += chunk
+        return bytes(data)
+
+    def handle(self) -> None:
+        sock: socket.socket = self.request
+        service = self.server.service
+        if not self.server.admit(sock):
+            service.events.record(
+                "ignored", self.client_address, note=f"more than {TCP_CLIENTS} TCP clients"
             )
-            reply = request.reply(ra=0, aa=0)
-            reply.header.rcode = RCODE.SERVFAIL
-            rdata = reply.pack()
-        self.reply_bytes = rdata
-        logger.log_reply(self, reply)
-        return rdata
+            return
+        try:
+            sock.settimeout(TCP_IDLE)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            while True:
+                prefix = self._read(sock, 2)
+                if prefix is None:
+                    return
+                (length,) = struct.unpack("!H", prefix)
+                data = self._read(sock, length)
+                if data is None:
+                    return
+                try:
+                    wire = respond(service, data, self.client_address, "tcp")
+                except NotAQuery:
+                    return  # no framing to trust after garbage: hang up
+                sock.sendall(struct.pack("!H", len(wire)) + wire)
+        except (TimeoutError, OSError):
+            return  # idle too long, reset, or woken by stop(): the connection ends
+        finally:
+            self.server.release(sock)
 
 
 class _UDPServer(socketserver.ThreadingMixIn, socketserver.UDPServer):
-    """A thread per datagram, like dnslib's own, but never sharing a port
-    (no SO_REUSEADDR; SO_EXCLUSIVEADDRUSE on Windows) and never printing."""
+    """A thread per datagram, never sharing a port (no SO_REUSEADDR; exclusive on
+    Windows), never printing."""
 
     daemon_threads = True
     allow_reuse_address = False
+    service: NameServer
 
     def server_bind(self) -> None:
         claim_port(self.socket, reuse_address=False)
@@ -221,17 +180,55 @@ class _UDPServer(socketserver.ThreadingMixIn, socketserver.UDPServer):
         self.service.record_error(sys.exc_info()[1], client_address)
 
 
+class _TCPServer(socketserver.ThreadingMixIn, socketserver.TCPServer):
+    """A thread per connection on a listener opened like every other server's
+    (``helpers.run.listeners``); ``wake_all`` shuts every connection down for a stop."""
+
+    daemon_threads = True
+    service: NameServer
+
+    def __init__(self, listener: socket.socket) -> None:
+        self._open: set[socket.socket] = set()
+        self._open_lock = threading.Lock()
+        super().__init__(listener.getsockname()[:2], _TCPHandler, bind_and_activate=False)
+        self.socket.close()  # socketserver's own, never bound: the course's listener serves
+        self.socket = listener
+
+    def admit(self, sock: socket.socket) -> bool:
+        with self._open_lock:
+            if len(self._open) >= TCP_CLIENTS:
+                return False
+            self._open.add(sock)
+            return True
+
+    def release(self, sock: socket.socket) -> None:
+        with self._open_lock:
+            self._open.discard(sock)
+
+    def wake_all(self) -> None:
+        with self._open_lock:
+            for sock in self._open:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        self.service.record_error(sys.exc_info()[1], client_address)
+
+
 class NameServer(Service):
-    """dnslib's DNSServer on 127.0.0.1, its zone from data, its log in ``events``.
+    """The course's name server on 127.0.0.1: its zone from data, its log in ``events``.
 
     It follows the services' contract (``helpers.run.service``): ``start()``
-    binds (``port`` 0 = any free port; a busy port falls back to a free one and
-    ``busy_port`` says which was asked) and serves in a thread; ``stop()`` ends
-    the loop and closes the socket, so the port is free at once (dnslib's own
-    ``stop()`` leaves the socket open). A bad zone row fails at construction.
+    binds UDP and TCP on one port number (``port`` 0 = any free one; a busy
+    port falls back to a free one for both, and ``busy_port`` says which was
+    asked) and serves each in a thread; ``stop()`` ends both loops, wakes every
+    TCP connection and closes the sockets, so the port is free at once. A bad
+    zone row fails at construction, naming the row.
     """
 
-    protocol = "udp"
+    protocol = "udp"  # and TCP on the same port number
 
     def __init__(
         self,
@@ -242,41 +239,57 @@ class NameServer(Service):
     ):
         super().__init__(name, host, port)
         self.zone = tuple(zone)
-        self.resolver = ZoneResolver(self.zone)
-        self._dns: DNSServer | None = None
-        self._thread: threading.Thread | None = None
+        self.resolver = Zone(self.zone)
+        self._udp: _UDPServer | None = None
+        self._tcp: _TCPServer | None = None
+        self._threads: list[threading.Thread] = []
 
-    def _bind(self, port: int) -> DNSServer:
-        dns = DNSServer(
-            self.resolver,
-            address=self.host,
-            port=port,
-            logger=EventLogger(self.events),
-            handler=_Handler,
-            server=_UDPServer,
-        )
-        dns.server.service = self
-        return dns
+    def _bind_pair(self, port: int) -> tuple[_UDPServer, _TCPServer]:
+        """UDP on ``port`` (0: any free one), then TCP on the same number, or neither."""
+        tries = PAIR_TRIES if port == 0 else 1
+        for attempt in range(tries):
+            udp = _UDPServer((self.host, port), _UDPHandler)
+            number = udp.server_address[1]
+            try:
+                listener, busy = open_listener(self.host, number, BACKLOG)
+            except BaseException:
+                udp.server_close()
+                raise
+            if busy is None:
+                return udp, _TCPServer(listener)
+            listener.close()  # open_listener fell back to another number: not a pair
+            udp.server_close()
+            if attempt == tries - 1:
+                raise OSError(errno.EADDRINUSE, f"TCP port {number} is busy")
+        raise AssertionError("unreachable: the last try returns or raises")
 
     def _open(self) -> None:
-        self._dns, self.busy_port = bind_with_fallback(self._bind, self.asked_port)
-        self.port = self._dns.server.server_address[1]
-        self.events.record("bind", self.address, note="udp")
-        # dnslib's start_thread() polls for stop() every 0.5 s; a re-run cell
-        # should not wait that long for the old server to go.
-        self._thread = threading.Thread(
-            target=self._dns.server.serve_forever,
-            kwargs={"poll_interval": POLL},
-            name=f"helpers-server-{self.name}",
-            daemon=True,
-        )
-        self._thread.start()
+        (udp, tcp), self.busy_port = bind_with_fallback(self._bind_pair, self.asked_port)
+        udp.service = tcp.service = self
+        self._udp, self._tcp = udp, tcp
+        self.port = udp.server_address[1]
+        self.events.record("bind", self.address, note="udp and tcp")
+        self._threads = [
+            threading.Thread(
+                target=server.serve_forever,
+                kwargs={"poll_interval": POLL},
+                name=f"helpers-server-{self.name}-{kind}",
+                daemon=True,
+            )
+            for kind, server in (("udp", udp), ("tcp", tcp))
+        ]
+        for thread in self._threads:
+            thread.start()
 
     def _close(self) -> None:
-        assert self._dns is not None and self._thread is not None
-        self._dns.stop()  # shutdown() before serve_forever() would wait forever
-        self._thread.join(timeout=2)
-        self._dns.server.server_close()
+        assert self._udp is not None and self._tcp is not None
+        for server in (self._udp, self._tcp):
+            server.shutdown()  # serve_forever notices within POLL seconds
+        self._tcp.wake_all()
+        for thread in self._threads:
+            thread.join(timeout=2)
+        self._udp.server_close()
+        self._tcp.server_close()
 
 
 def start_name_server(
