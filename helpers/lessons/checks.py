@@ -104,7 +104,7 @@ class Exercise:
     reference: Callable[..., Any] | None = None
 
     def __post_init__(self) -> None:
-        _EXERCISES[self.key] = self
+        register(self)
 
     @property
     def ladder(self) -> HintLadder:
@@ -112,7 +112,12 @@ class Exercise:
         return HintLadder(self.key, (self.first_hint, *self.hints))
 
 
-_EXERCISES: dict[str, Exercise] = {}
+_EXERCISES: dict[str, Any] = {}  # key -> an Exercise, or a lab (helpers.lessons.labs.Lab)
+
+
+def register(item: Any) -> None:
+    """Remember an exercise or a lab by its key, for ``reveal``."""
+    _EXERCISES[item.key] = item
 
 
 @dataclass
@@ -325,14 +330,15 @@ def _climb(exercise: Exercise, solution: Any, result: CheckResult) -> CheckResul
 # ---- revealing a reference on purpose --------------------------------------------------
 
 
-def _exercise(key_or_exercise: str | Exercise) -> Exercise | None:
-    if isinstance(key_or_exercise, Exercise):
+def _exercise(key_or_exercise: str | Any) -> Any:
+    if not isinstance(key_or_exercise, str):  # an Exercise or a lab
         return key_or_exercise
     key = str(key_or_exercise)
     notebook = key.partition(".")[0]
     if key not in _EXERCISES and re.fullmatch(r"\d\d", notebook):
+        kind = "lab" if key.endswith(".lab") else "exercises"
         try:  # its notebook's module may not be imported yet in this kernel
-            importlib.import_module(f"helpers.lessons.exercises_{notebook}")
+            importlib.import_module(f"helpers.lessons.{kind}_{notebook}")
         except ImportError:
             return None
     return _EXERCISES.get(key)
@@ -402,7 +408,9 @@ def reveal(key_or_exercise: str | Exercise) -> None:
             "(each check of changed code that still fails shows the next hint)."
         )
         return
-    source = reference_source(exercise)
+    # A lab's reference is a whole program, given as a %%program cell.
+    reveal_source = getattr(exercise, "reveal_source", None)
+    source = reveal_source() if reveal_source is not None else reference_source(exercise)
     shell = None
     try:
         from IPython import get_ipython

@@ -133,6 +133,7 @@ class Program(Service):
         self.fallback = fallback
         self.parent_death = parent_death
         self.process: subprocess.Popen[bytes] | None = None
+        self.given_port: int | None = None
         self._capture: OutputCapture | None = None
 
     @property
@@ -161,6 +162,7 @@ class Program(Service):
             self._launch()
 
     def _launch(self) -> None:
+        self.given_port = self.port  # what the program was told; ``port`` is what it bound
         args = [str(self.port), *self.args] if self.takes_port else list(self.args)
         self.process, channel = spawn(self.path, args, self.parent_death)
         self._capture = OutputCapture(self.process.stdout.fileno(), channel, self.name)  # type: ignore[union-attr]

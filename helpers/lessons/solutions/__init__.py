@@ -10,4 +10,7 @@ cases fails the suite.
 Each is written as a student could write it in the notebook's cell: the stub's
 name and arguments, only modules the lesson has met, no helper of the course's
 own except those the notebook itself imports, so the revealed cell runs as it is.
+
+The ``lab_*.py`` files are whole programs, the labs' references: read as text
+by ``helpers.lessons.labs`` and run as programs, never imported.
 """
