@@ -115,7 +115,7 @@ def test_pipelined_commands_end_at_the_command_limit_with_421():
     sender.start()
     replies = [raw.file.readline() for _ in range(COMMANDS_PER_SESSION + 1)]
     sender.join(TIMEOUT)
-    assert set(replies[:-1]) == {b"250 OK\r\n"}
+    assert set(replies[:-1]) == {b"250 2.0.0 OK\r\n"}
     assert replies[-1].startswith(b"421 4.7.0 "), replies[-1]
     assert hung_up(raw)
     raw.close()

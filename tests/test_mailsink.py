@@ -300,7 +300,7 @@ def test_maildir_gone_answers_451_and_the_sink_keeps_serving(tmp_path):
         (folder / "new").mkdir()
         assert c.sendmail("a@mail.ru", ["rnd@onego.ru"], LETTER) == {}  # same connection
     assert len(sink.messages) == 1 and len(list((folder / "new").iterdir())) == 1
-    assert "S: 451 local error: message not stored" in str(sink.transcripts[0])
+    assert "S: 451 4.3.0 local error: message not stored" in str(sink.transcripts[0])
 
 
 def test_wait_for_times_out_instead_of_hanging(sink):
@@ -318,7 +318,7 @@ def test_refused_recipient_550_and_partial_refusal(sink):
                 c.sendmail("a@mail.ru", ["ghost@onego.ru"], LETTER)
             assert caught.value.recipients["ghost@onego.ru"][0] == 550
             refused = c.sendmail("a@mail.ru", ["ghost@onego.ru", "rnd@onego.ru"], LETTER)
-    assert refused == {"ghost@onego.ru": (550, b"<ghost@onego.ru>: no such user here")}
+    assert refused == {"ghost@onego.ru": (550, b"5.1.1 <ghost@onego.ru>: no such user here")}
     assert [m.rcpt_tos for m in sink.messages] == [("rnd@onego.ru",)]
     assert sink.active_faults.refuse_recipients == frozenset()  # the with block restored them
 
@@ -530,18 +530,20 @@ def test_transcript_reads_the_same_everywhere(sink):
             "S: 250-SIZE 10485760",
             "S: 250-8BITMIME",
             "S: 250-SMTPUTF8",
+            "S: 250-PIPELINING",
+            "S: 250-ENHANCEDSTATUSCODES",
             "S: 250 HELP",
             f"C: mail FROM:<a@mail.ru> size={len(LETTER)}",
-            "S: 250 OK",
+            "S: 250 2.1.0 OK",
             "C: rcpt TO:<rnd@onego.ru>",
-            "S: 250 OK",
+            "S: 250 2.1.5 OK",
             "C: data",
             "S: 354 End data with <CR><LF>.<CR><LF>",
             f"C: [message data: {len(LETTER)} bytes in 5 lines]",
             "C: .",
-            "S: 250 OK: message stored",
+            "S: 250 2.0.0 OK: message stored",
             "C: QUIT",
-            "S: 221 Bye",
+            "S: 221 2.0.0 Bye",
             "-- connection closed",
         ]
     )
@@ -768,3 +770,128 @@ def test_while_a_sink_runs_only_its_own_asyncio_records_go_to_its_log(caplog, ca
     assert notes == ["ERROR: the sink's error"]
     sink.stop()
     assert "the sink's error" not in capfd.readouterr().err
+
+
+# --- a real server: idle timeout, PIPELINING, enhanced codes, AUTH without TLS, trace ---
+
+
+def test_the_idle_timeout_is_five_minutes_by_default():
+    from helpers.services.mailsink import IDLE_TIMEOUT, MailSink
+
+    assert IDLE_TIMEOUT == 300.0
+    sink = MailSink()
+    assert sink.idle_timeout == IDLE_TIMEOUT and sink._smtp_settings()["timeout"] == 300.0
+
+
+def test_a_silent_session_is_closed_after_the_idle_timeout():
+    sink = start_mail_sink("idle", idle_timeout=0.3, quiet=True)
+    try:
+        with socket.create_connection(("127.0.0.1", sink.port), timeout=30) as sock:
+            reader = sock.makefile("rb")
+            assert reader.readline().startswith(b"220 ")
+            sock.sendall(b"NOOP\r\n")
+            assert reader.readline() == b"250 2.0.0 OK\r\n"
+            assert reader.readline() == b""  # the server closed it; the socket's own 30 s never ran
+        transcript = sink.last_transcript(timeout=5)
+        assert transcript.lines[-1] == ("--", "connection closed")
+    finally:
+        sink.stop()
+
+
+def test_ehlo_announces_pipelining_and_enhanced_status_codes(sink):
+    with client(sink) as c:
+        code, _ = c.ehlo()
+        assert code == 250
+        assert c.has_extn("pipelining") and c.has_extn("enhancedstatuscodes")
+        assert not c.has_extn("auth")  # no TLS: no AUTH announced
+
+
+def test_pipelined_commands_are_answered_in_order_with_enhanced_codes(sink):
+    commands = (
+        b"EHLO student.local\r\n"
+        b"MAIL FROM:<a@mail.ru>\r\n"
+        b"RCPT TO:<rnd@onego.ru>\r\n"
+        b"RCPT TO:<someone@python.org>\r\n"
+        b"DATA\r\n"
+    )
+    with socket.create_connection(("127.0.0.1", sink.port), timeout=5) as sock:
+        reader = sock.makefile("rb")
+        assert reader.readline().startswith(b"220 mail.onego.ru")
+        sock.sendall(commands)  # all at once: the client does not wait between them
+        ehlo = []
+        while not (line := reader.readline()).startswith(b"250 "):
+            ehlo.append(line)
+        replies = [reader.readline() for _ in range(4)]
+        sock.sendall(b"Subject: pipelined\r\n\r\nhi\r\n.\r\nQUIT\r\n")
+        replies += [reader.readline(), reader.readline()]
+    assert b"250-PIPELINING\r\n" in ehlo
+    assert replies == [
+        b"250 2.1.0 OK\r\n",
+        b"250 2.1.5 OK\r\n",
+        b"550 5.7.1 <someone@python.org>: relay access denied\r\n",
+        b"354 End data with <CR><LF>.<CR><LF>\r\n",
+        b"250 2.0.0 OK: message stored\r\n",
+        b"221 2.0.0 Bye\r\n",
+    ]
+    assert sink.wait_for(1)[0].subject == "pipelined"
+
+
+def test_aiosmtpd_replies_get_enhanced_codes_too(sink):
+    with socket.create_connection(("127.0.0.1", sink.port), timeout=5) as sock:
+        reader = sock.makefile("rb")
+        reader.readline()
+        sock.sendall(b"HELO student.local\r\nRCPT TO:<rnd@onego.ru>\r\nFOO\r\nQUIT\r\n")
+        replies = [reader.readline() for _ in range(4)]
+    assert replies[0].startswith(b"250 mail.onego.ru")  # HELO's reply has none (RFC 2034)
+    assert [r[:10] for r in replies[1:]] == [b"503 5.5.1 ", b"500 5.5.2 ", b"221 2.0.0 "]
+
+
+def test_auth_without_tls_says_tls_is_not_configured(sink):
+    with client(sink) as c:
+        c.ehlo()
+        code, text = c.docmd("AUTH", "PLAIN AGFsaWNlAHNlY3JldA==")
+    assert code == 502 and b"5.7.0" in text and b"TLS is not configured" in text
+    assert "AGFsaWNlAHNlY3JldA" not in str(sink.last_transcript())
+
+
+def test_a_tls_sink_still_asks_for_starttls_before_auth():
+    sink = start_mail_sink("tlsauth", tls=True, users={"alice": "secret"}, quiet=True)
+    try:
+        with client(sink) as c:
+            c.ehlo()
+            assert c.has_extn("starttls") and not c.has_extn("auth")
+            code, text = c.docmd("AUTH", "PLAIN AGFsaWNlAHNlY3JldA==")
+        assert code == 538 and b"5.7.11" in text
+    finally:
+        sink.stop()
+
+
+def test_stored_mail_has_return_path_and_received_trace_headers(sink):
+    with client(sink) as c:
+        c.sendmail("a@mail.ru", ["rnd@onego.ru"], LETTER)
+    mail = sink.wait_for(1)[0]
+    lines = mail.trace.split("\n")
+    assert lines[0] == "Return-Path: <a@mail.ru>"
+    assert lines[1] == "Delivered-To: rnd@onego.ru"
+    assert lines[2].startswith("Received: from [127.0.0.1] (127.0.0.1:")
+    assert " by mail.onego.ru (course mail sink) with ESMTP id " in lines[2]
+    assert mail.trace == mail.trace  # the same delivery at every read
+    assert mail.delivered.endswith(mail.raw) and mail.delivered.startswith(b"Return-Path: <a@")
+
+
+def test_the_maildir_file_begins_with_the_same_trace(tmp_path):
+    sink = start_mail_sink("traced", maildir=tmp_path / "Maildir", quiet=True)
+    try:
+        with client(sink) as c:
+            c.sendmail("a@mail.ru", ["rnd@onego.ru"], LETTER)
+        mail = sink.wait_for(1)[0]
+        (path,) = (tmp_path / "Maildir" / "new").iterdir()
+        on_disk = path.read_bytes().decode("utf-8")
+        assert on_disk.startswith(mail.trace + "\n") and path.name == mail.delivery_id
+    finally:
+        sink.stop()
+    again = start_mail_sink("traced", maildir=tmp_path / "Maildir", quiet=True)
+    try:
+        assert again.messages[0].trace == mail.trace  # read back: the same lines
+    finally:
+        again.stop()

@@ -16,10 +16,17 @@ What it is: aiosmtpd's SMTP protocol, served by the course's adapter
 each session (``helpers.services.smtp_transcript``), with a handler that stores
 messages (``helpers.services.mailstore``); a service like every other
 (``helpers.run.service``: status line, events, errors, stop, replace by name).
-It offers SIZE, 8BITMIME, SMTPUTF8; with ``tls=True`` also STARTTLS, with a
-certificate for mail.onego.ru, localhost and 127.0.0.1 from a CA made on the
-spot (``helpers.services.tls_ca``), and after STARTTLS AUTH PLAIN and LOGIN for
-the ``users`` the notebook sets.
+It offers SIZE, 8BITMIME, SMTPUTF8, PIPELINING (a client may send several
+commands without waiting; the replies come back in order) and
+ENHANCEDSTATUSCODES (every reply but the greeting, EHLO's and the 3xx ones
+carries a code such as ``5.7.1``, ``helpers.wire.smtpcodes``); with
+``tls=True`` also STARTTLS, with a certificate for mail.onego.ru, localhost and
+127.0.0.1 from a CA made on the spot (``helpers.services.tls_ca``), and after
+STARTTLS AUTH PLAIN and LOGIN for the ``users`` the notebook sets. Without
+TLS, AUTH is not announced and answers ``502 5.7.0 ... TLS is not
+configured``, never "encryption required" for encryption it cannot offer.
+A session silent for ``IDLE_TIMEOUT`` (5 minutes, RFC 5321 4.5.3.2.7, so a
+class typing SMTP by hand keeps up) is closed; ``idle_timeout=`` sets another.
 
 Promises:
 
@@ -78,6 +85,7 @@ from helpers.services.smtp_adapter import SMTPController
 from helpers.services.smtp_transcript import SessionTranscript, TranscriptSMTP
 from helpers.services.tls_ca import course_ca_pem, mail_server_context
 from helpers.show.events import format_peer
+from helpers.wire.smtpcodes import enhance
 
 __all__ = ["MailSink", "start_mail_sink"]
 
@@ -85,7 +93,12 @@ SERVER_HOSTNAME = "mail.onego.ru"
 IDENT = "ESMTP course mail sink"
 LOCAL_DOMAINS: tuple[str, ...] = ("onego.ru", "example.com", "example.net", "example.org")
 SIZE_LIMIT = 10 * 1024 * 1024  # bytes of one message; also where a never-ending line is cut
-SESSION_TIMEOUT = 30.0  # seconds of client silence before the sink hangs up
+IDLE_TIMEOUT = 300.0  # seconds of client silence before the sink hangs up (RFC 5321 4.5.3.2.7)
+EXTENSIONS = ("PIPELINING", "ENHANCEDSTATUSCODES")  # announced in EHLO beside aiosmtpd's
+NO_TLS_AUTH = (
+    "502 5.7.0 AUTH is not available: TLS is not configured on this sink "
+    "(start it with tls=True, then STARTTLS, then AUTH)"
+)
 DEFAULT_NAME = "mail"
 
 
@@ -129,21 +142,21 @@ class _SinkHandler:
         self, server: Any, session: Any, envelope: Any, address: str, mail_options: list[str]
     ) -> str:
         if address.lower() in self._sink.active_faults.refuse_senders:
-            return f"553 <{address}>: sender address refused"
+            return f"553 5.7.1 <{address}>: sender address refused"
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
-        return "250 OK"
+        return "250 2.1.0 OK"
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
     ) -> str:
         if not self._sink.is_local(address):
-            return f"550 <{address}>: relay access denied"
+            return f"550 5.7.1 <{address}>: relay access denied"
         if address.lower() in self._sink.active_faults.refuse_recipients:
-            return f"550 <{address}>: no such user here"
+            return f"550 5.1.1 <{address}>: no such user here"
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(rcpt_options)
-        return "250 OK"
+        return "250 2.1.5 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         faults = self._sink.active_faults
@@ -151,7 +164,7 @@ class _SinkHandler:
             server.transport.close()
             return "421 closing"  # never sent: the transport is already closing
         if faults.temporary_failure:
-            return "451 temporary failure, please try again later"
+            return "451 4.3.0 temporary failure, please try again later"
         auth = session.auth_data if session.authenticated else None
         transcript = getattr(server, "transcript", None)
         mail = ReceivedMail(
@@ -173,8 +186,16 @@ class _SinkHandler:
             # Answered here, not in handle_exception, so that aiosmtpd ends the
             # transaction as after any reply to DATA and the client may start the next.
             self._sink.record_error(error)
-            return "451 local error: message not stored, please try again later"
-        return "250 OK: message stored"
+            return "451 4.3.0 local error: message not stored, please try again later"
+        return "250 2.0.0 OK: message stored"
+
+    async def handle_EHLO(
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        """aiosmtpd's EHLO lines, with the extensions it handles but does not announce."""
+        session.host_name = hostname  # an EHLO hook must set it itself
+        *head, last = responses
+        return [*head, *(f"250-{name}" for name in EXTENSIONS), last]
 
     async def handle_exception(self, error: Exception) -> str:
         if isinstance(error, TLSSetupException):
@@ -183,9 +204,9 @@ class _SinkHandler:
             cause = error.__cause__
             note = f"{type(cause).__name__}: {cause}" if cause else "handshake failed"
             self._sink.events.record("tls-failed", note=note)
-            return "454 TLS not available"  # aiosmtpd closes the connection instead
+            return "454 4.7.0 TLS not available"  # aiosmtpd closes the connection instead
         self._sink.record_error(error)
-        return "451 local error in processing"
+        return "451 4.3.0 local error in processing"
 
 
 def _authenticator(sink: MailSink) -> Any:
@@ -202,6 +223,30 @@ def _authenticator(sink: MailSink) -> Any:
         return AuthResult(success=ok, handled=False, auth_data=auth_data)
 
     return authenticate
+
+
+class _SinkSMTP(TranscriptSMTP):
+    """The sink's protocol: the transcript's, plus enhanced status codes on every
+    reply (``helpers.wire.smtpcodes``) and a plain answer to AUTH without TLS."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._verb = ""  # the command the next reply answers; "" for the greeting
+
+    def command_line(self, line: bytes) -> None:
+        if not self._last_reply.startswith(b"334"):  # an AUTH response is no command
+            self._verb = line.split(None, 1)[0].decode("ascii", "replace") if line.strip() else ""
+        super().command_line(line)
+
+    def reply_line(self, line: bytes) -> bytes:
+        return enhance(line, self._verb)
+
+    async def smtp_AUTH(self, arg: str) -> None:
+        if self.tls_context is None:
+            # aiosmtpd would say "538 encryption required", which this sink can never offer.
+            await self.push(NO_TLS_AUTH)
+            return
+        await super().smtp_AUTH(arg)
 
 
 class MailSink(Service):
@@ -229,6 +274,7 @@ class MailSink(Service):
         tls: bool = False,
         users: dict[str, str] | None = None,
         size_limit: int = SIZE_LIMIT,
+        idle_timeout: float = IDLE_TIMEOUT,
     ):
         super().__init__(name, host, port)
         self.hostname = hostname
@@ -237,6 +283,7 @@ class MailSink(Service):
         self.tls = tls
         self.users: dict[str, str] = dict(users or {})
         self.size_limit = size_limit
+        self.idle_timeout = idle_timeout
         self._mailbox: MailStore | None = None  # made by each start, from the Maildir
         self._faults = Faults()
         self._transcripts: list[SessionTranscript] = []
@@ -373,11 +420,11 @@ class MailSink(Service):
             "tls_context": self._tls_context,
             "auth_require_tls": True,
             "authenticator": _authenticator(self),
-            "timeout": SESSION_TIMEOUT,
+            "timeout": self.idle_timeout,
         }
 
     def _new_session(self) -> TranscriptSMTP:
-        return TranscriptSMTP(
+        return _SinkSMTP(
             self._handler,
             open_session=self._open_session,
             **self._smtp_settings(),

@@ -90,6 +90,9 @@ class ReceivedMail:
     login: str | None = None
     tls: bool = False
     session: Any = field(default=None, compare=False, repr=False)
+    # Set by MailStore.add (or read back from the Maildir): what the trace headers name.
+    delivery_id: str = field(default="", compare=False, repr=False)
+    received_by: str = field(default="localhost", compare=False, repr=False)
 
     @cached_property
     def message(self) -> EmailMessage:
@@ -116,6 +119,26 @@ class ReceivedMail:
             return f"[the body could not be decoded: {type(error).__name__}: {error}]"
 
     @property
+    def trace(self) -> str:
+        """The trace headers a delivery adds on top of the message (RFC 5321 4.4).
+
+        ``Return-Path:`` keeps the envelope sender, ``Delivered-To:`` each
+        recipient, and ``Received:`` says from where, by whom, how (ESMTP, with
+        S for TLS and A for AUTH) and when; every server a letter passes adds
+        one more ``Received:`` on top, so a reader can follow its way. The same
+        lines begin the message's file in the Maildir.
+        """
+        if not self.delivery_id:  # named on first use, then the same at every read
+            self.delivery_id = delivery_name(self.time)
+        return "\n".join(trace_headers(self, self.delivery_id, self.received_by))
+
+    @property
+    def delivered(self) -> bytes:
+        """The message as delivered: the trace headers, then the bytes that arrived."""
+        head = "".join(line + "\r\n" for line in self.trace.split("\n")).encode("utf-8")
+        return head + self.raw
+
+    @property
     def transcript(self) -> str:
         """The SMTP session that delivered the message, as the server saw it."""
         if self.session is None:
@@ -139,7 +162,7 @@ _RECEIVED = re.compile(
     r"Received: from \S+ \((?P<peer>[^()\\]*)\)"
     r"(?: \(authenticated as (?P<login>[^()\\]*)\))?"
     r"(?: \(options (?P<options>[^()\\]*)\))?"
-    r" by \S+ \(course mail sink\) with ESMTP(?P<tls>S?)A? id (?P<id>\S+); .+"
+    r" by (?P<by>\S+) \(course mail sink\) with ESMTP(?P<tls>S?)A? id (?P<id>\S+); .+"
 )
 
 
@@ -296,6 +319,8 @@ def from_disk(data: bytes) -> ReceivedMail:
         mail_options=tuple(_header_text(o) for o in options.split(" ")) if options else (),
         login=None if login is None else _header_text(login),
         tls=bool(match["tls"]),
+        delivery_id=match["id"],
+        received_by=match["by"],
     )
 
 
@@ -402,8 +427,8 @@ class MailStore:
     def _write(self, mail: ReceivedMail) -> None:
         """Write ``mail`` into tmp/, sync it, link it into new/ (the Maildir way)."""
         assert self._path is not None
-        name = delivery_name(mail.time)
-        data = to_disk(mail, name, self._received_by)
+        name = mail.delivery_id
+        data = to_disk(mail, name, mail.received_by)
         temporary = os.path.join(self._path, "tmp", name)
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
         fd = os.open(temporary, flags, 0o600)
@@ -431,8 +456,14 @@ class MailStore:
             pass
 
     def add(self, mail: ReceivedMail) -> ReceivedMail:
-        """Store ``mail`` (on disk first, when there is a Maildir) and wake waiters."""
+        """Store ``mail`` (on disk first, when there is a Maildir) and wake waiters.
+
+        The mail gets the server's name here, and with a Maildir its delivery
+        id, so its ``trace`` and its file name the same delivery.
+        """
+        mail.received_by = self._received_by
         if self._path is not None:
+            mail.delivery_id = mail.delivery_id or delivery_name(mail.time)
             self._write(mail)
         with self._changed:
             self._mails.append(mail)
