@@ -5,8 +5,9 @@
 For each notebook: its time from kernel start to shutdown, the time its cells
 wait on purpose (the "# deliberate wait: 0.5 s" markers), and the overhead =
 time - floor - deliberate waits, where the floor is a bare kernel's start, one
-cell and shutdown. Then the slowest cell, the total, and what `import helpers`
-costs in a fresh interpreter, and the same notebooks run in JupyterLab in headless
+cell and shutdown. Then the slowest cell, the total, what `import helpers`
+costs in a fresh interpreter, how long a student's server program takes from
+``start_program`` to its port open, and the same notebooks run in JupyterLab in headless
 Chromium (Run All from the menu, widgets used) beside their kernel-only time.
 Targets: overhead <= 1 s per notebook, no cell over 2 s, no deliberate wait over 0.5 s.
 Notebooks run one at a time.
@@ -53,6 +54,40 @@ def import_time() -> float:
         for _ in range(REPEATS)
     ]
     return min(runs)
+
+
+def program_startup() -> list[float]:
+    """Seconds from ``start_program`` to the program's port open (listen() reported), per run.
+
+    The chapter's server, saved in a throw-away folder; what a student waits for
+    after running a server cell (target 0.3 s).
+    """
+    import contextlib
+    import io
+    import os
+    import tempfile
+
+    os.environ.setdefault("COURSE_PROGRAMS_DIR", tempfile.mkdtemp(prefix="bench-programs-"))
+    from helpers.run.program_files import save_program
+    from helpers.run.programs import start_program
+
+    source = (
+        "import socket, sys\n"
+        "srv = socket.socket()\n"
+        "srv.bind(('127.0.0.1', int(sys.argv[1])))\n"
+        "srv.listen(1)\n"
+        "while True:\n"
+        "    srv.accept()[0].close()\n"
+    )
+    times = []
+    with contextlib.redirect_stdout(io.StringIO()):
+        save_program("bench_server.py", source)
+        for _ in range(REPEATS * 3):
+            started = time.perf_counter()
+            program = start_program("bench_server.py", port=0)
+            times.append(time.perf_counter() - started)
+            program.stop()
+    return times
 
 
 def reverse_megabyte() -> float:
@@ -110,6 +145,12 @@ def main(argv: list[str]) -> int:
     print(f"total: {total:.1f} s for {len(paths)} notebook(s)")
     print(f"import helpers in a fresh interpreter: {import_time() * 1000:.0f} ms (target 50 ms)")
     print(f"reverse_utf8 of 1 MiB of Cyrillic text: {reverse_megabyte() * 1000:.0f} ms")
+    startups = program_startup()
+    print(
+        f"a server program from start_program to its port open: median "
+        f"{statistics.median(startups) * 1000:.0f} ms, max {max(startups) * 1000:.0f} ms "
+        f"over {len(startups)} runs (target 300 ms)"
+    )
     print_browser_column(paths, kernel_seconds)
     return 0
 
