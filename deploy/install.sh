@@ -1,0 +1,27 @@
+#!/bin/sh
+# Install what the class hub needs: the proxy from npm (pinned in deploy/package-lock.json,
+# into deploy/node_modules) and, when COURSE_ENV names a folder without an environment,
+# the course's environment there (requirements.txt, then the course itself).
+#
+#   sh deploy/install.sh                          # proxy only; the course is in .venv (make)
+#   sudo COURSE_ENV=/opt/course sh deploy/install.sh   # a class machine: its own environment
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(dirname "$here")
+COURSE_ENV=${COURSE_ENV:-$repo/.venv}
+PYTHON=${PYTHON:-python3}
+
+if ! command -v npm >/dev/null 2>&1; then
+    echo "npm not found: install Node.js 18 or newer with npm (Debian: apt-get install nodejs npm)" >&2
+    exit 2
+fi
+npm ci --prefix "$here" --no-audit --no-fund --loglevel=error
+
+if [ ! -x "$COURSE_ENV/bin/python" ]; then
+    "$PYTHON" -m venv "$COURSE_ENV"
+    "$COURSE_ENV/bin/python" -m pip install --disable-pip-version-check --quiet -r "$repo/requirements.txt"
+    # Not editable: the students' copies of the course never change the installed helpers.
+    "$COURSE_ENV/bin/python" -m pip install --disable-pip-version-check --quiet --no-deps "$repo"
+fi
+"$COURSE_ENV/bin/python" -c "import helpers, jupyterhub, nbgitpuller, jupyterhub_idle_culler"
+echo "class hub installed: proxy $("$here/node_modules/.bin/configurable-http-proxy" --version), course environment $COURSE_ENV"
