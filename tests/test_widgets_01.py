@@ -41,3 +41,22 @@ def test_layer_explorer_follows_the_picked_layer() -> None:
 
 def test_explorer_text_form_is_a_box() -> None:
     assert layer_explorer()._repr_mimebundle_()["text/plain"].startswith("VBox(")
+
+
+def test_models_table_puts_the_socket_api_between_program_and_kernel() -> None:
+    from helpers.lessons.widgets_01 import models_table
+
+    table = models_table()
+    osi = table.column("OSI layer")
+    assert osi.index("the socket API") == osi.index("Session") + 1 == osi.index("Transport") - 1
+    done_by = dict(zip(osi, table.column("done by"), strict=True))
+    assert {done_by[name] for name in ("Application", "Presentation", "Session")} == {"the program"}
+    assert done_by["Transport"] == done_by["Network"] == "the operating system"
+    tcp_ip = [layer for layer in table.column("TCP/IP layer") if layer]
+    assert list(dict.fromkeys(tcp_ip)) == ["Application", "Transport", "Internet", "Link"]
+
+
+def test_sockets_are_not_placed_in_the_session_row() -> None:
+    session = next(layer for layer in LAYERS if layer.name == "Session")
+    assert not any(call in " ".join(session.python) for call in ("connect", "accept", "close"))
+    assert "Sockets work here" in next(layer for layer in LAYERS if layer.number == 4).description

@@ -1,4 +1,4 @@
-"""Notebook 01's widgets: the seven layers as a table and the layer explorer.
+"""Notebook 01's widgets: the seven layers as a table, OSI beside TCP/IP, the layer explorer.
 
     from helpers.lessons.widgets_01 import layers_table
     print(layers_table())
@@ -113,5 +113,30 @@ def layers_table() -> Table:
         rows,
         caption="The OSI model, as the source chapter describes it",
         wrap=("what it does", "protocols", "Python"),
+        wrap_width=LAYERS_WRAP_WIDTH,
+    )
+
+
+SOCKET_API_ROW = ("", "the socket API", "", "socket, bind, connect, send, recv, close", "")
+
+
+def models_table() -> Table:
+    """OSI's seven layers beside TCP/IP's four, with who does each layer's work.
+
+    A row for the socket API sits where it really is: between the program's
+    layers and the operating system's, which is the line the lessons cross.
+    """
+    rows: list[tuple[object, ...]] = []
+    for layer in reversed(LAYERS):
+        if layer.number == 4:
+            rows.append(SOCKET_API_ROW)
+        rows.append(
+            (layer.number, layer.name, layer.tcp_ip, ", ".join(layer.protocols), layer.runs_in)
+        )
+    return Table(
+        ["#", "OSI layer", "TCP/IP layer", "protocols", "done by"],
+        rows,
+        caption="The OSI model beside the TCP/IP model (RFC 1122)",
+        wrap=("protocols",),
         wrap_width=LAYERS_WRAP_WIDTH,
     )

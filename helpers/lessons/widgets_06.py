@@ -1,20 +1,24 @@
-"""Notebook 06's widgets: one message wrapped layer by layer, as a table and as you type.
+"""Notebook 06's views: one message wrapped layer by layer, a rebuilt connection, its pcap file.
 
     from helpers.lessons.widgets_06 import encapsulation_table
     print(encapsulation_table("ПАЛИНДРОМ"))
 
-The view is a pure function (message in, a Table out) so tests can check it
-without a browser; ``encapsulation_widget`` only wires it to ipywidgets, which is
-imported inside it because ``import helpers`` must stay light.
+The views are pure functions (a message or segments in, a Table or HTML out) so
+tests can check them without a browser; ``encapsulation_widget`` only wires one
+to ipywidgets, which is imported inside it because ``import helpers`` must stay
+light.
 """
 
 from __future__ import annotations
 
+import base64
 import html
+from collections.abc import Sequence
 from typing import Any
 
 from helpers.show.hexviews import hexview
 from helpers.show.tables import Table
+from helpers.wire.handshake import Segment
 from helpers.wire.packets import ETHERNET_MIN_FRAME, encapsulate
 
 # One Ethernet frame carries at most 1500 bytes of IP packet (the MTU): 1460 of
@@ -105,3 +109,65 @@ def encapsulation_widget(message: str = "ПАЛИНДРОМ") -> Any:
     show()
     box.observe(show, names="value")
     return widgets.VBox([box, sizes, view])
+
+
+def segments_table(segments: Sequence[Segment], title: str = "") -> Table:
+    """One row per rebuilt segment: direction, flags, numbers, data and the call behind it.
+
+    The data column decodes UTF-8 text (with its size), because a row of escaped
+    bytes would hide the message the lesson follows.
+    """
+    rows = []
+    for number, segment in enumerate(segments, 1):
+        arrow = "->" if segment.sender == "client" else "<-"
+        try:
+            data = repr(segment.payload.decode("utf-8")) if segment.payload else ""
+        except UnicodeDecodeError:
+            data = f"{len(segment.payload)} bytes, not UTF-8"
+        rows.append(
+            (
+                number,
+                f"client {arrow} server",
+                segment.flag_names,
+                segment.seq,
+                segment.ack if segment.ack or segment.flag_names != "SYN" else "",
+                len(segment.payload),
+                data,
+                segment.cause,
+            )
+        )
+    return Table(
+        ["#", "direction", "flags", "seq", "ack", "bytes", "data", "sent because of"],
+        rows,
+        caption=title or f"{len(rows)} segments, rebuilt from the recorded socket calls",
+    )
+
+
+class PcapDownload:
+    """A pcap file as a download link in JupyterLab, and a one-line description as text.
+
+    The link holds the file itself (a data: URL), so it works on a shared hub
+    too: the file lands in the student's browser, next to their Wireshark.
+    """
+
+    def __init__(self, data: bytes, filename: str, packets: int) -> None:
+        self.data = bytes(data)
+        self.filename = filename
+        self.packets = packets
+
+    def __repr__(self) -> str:
+        return f"{self.filename}: {self.packets} packets, {len(self.data)} bytes (pcap, raw IPv4)"
+
+    def _repr_html_(self) -> str:
+        encoded = base64.b64encode(self.data).decode("ascii")
+        name = html.escape(self.filename, quote=True)
+        return (
+            f'<a download="{name}" href="data:application/vnd.tcpdump.pcap;base64,{encoded}">'
+            f"Download {html.escape(self.filename)}</a> ({self.packets} packets, "
+            f"{len(self.data)} bytes): open it in Wireshark"
+        )
+
+
+def pcap_download(data: bytes, filename: str, packets: int) -> PcapDownload:
+    """Offer the pcap bytes ``data`` (``packets`` records) as ``filename``."""
+    return PcapDownload(data, filename, packets)
