@@ -76,3 +76,14 @@ check: $(STAMP)
 
 lock:
 	uv pip compile --universal --python-version 3.11 requirements.in -o requirements.txt
+
+# The class hub (deploy/; README, "Teaching a class on JupyterHub"). hub-install adds the
+# hub's proxy from npm (pinned in deploy/package-lock.json) beside the course's environment;
+# hub starts JupyterHub with the shipped configuration on 127.0.0.1:8000.
+.PHONY: hub hub-install
+
+hub-install: $(STAMP)
+	sh deploy/install.sh
+
+hub: hub-install
+	sh deploy/hub.sh
