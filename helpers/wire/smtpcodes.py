@@ -85,8 +85,10 @@ def enhance(line: bytes, command: str) -> bytes:
     the greeting and the hello replies are returned as they are.
     """
     command = command.upper()
+    if command in WITHOUT_CODES:
+        return line
     match = _REPLY.match(line)
-    if match is None or command in WITHOUT_CODES:
+    if match is None:
         return line
     first, rest, separator, text = match.groups()
     if _ENHANCED.match(text):
