@@ -280,23 +280,8 @@ class Program(Service):
     _stopped_by_us = False
 
     def _wait_idle(self, wait: float) -> None:
-        capture, process = self._capture, self.process
-        assert capture is not None and process is not None
-        deadline = time.monotonic() + wait
-        calm = 0
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                capture.thread.join(max(0.0, deadline - time.monotonic()))
-                return
-            asleep = threads_asleep(process.pid)
-            with capture.lock:
-                unread = capture.unread_bytes()
-                quiet_for = time.monotonic() - capture.last_output
-            idle = (asleep if asleep is not None else quiet_for >= QUIET_PERIOD) and not unread
-            calm = calm + 1 if idle else 0
-            if calm >= 3:  # idle three times in a row, 10 ms apart
-                return
-            time.sleep(0.01)
+        assert self._capture is not None and self.process is not None
+        wait_idle(self.process, self._capture, wait)
 
     # -- stop -----------------------------------------------------------------------------
 
@@ -328,6 +313,43 @@ class Program(Service):
         self.events.record("exit", note=f"code {code}")
 
 
+def wait_idle(process: subprocess.Popen[bytes], capture: OutputCapture, wait: float) -> None:
+    """Until the program has exited, or is idle three checks in a row, 10 ms apart.
+
+    Idle: every thread asleep (where the system shows threads) or no output for
+    ``QUIET_PERIOD`` (elsewhere), and nothing unread in the output pipe.
+    """
+    deadline = time.monotonic() + wait
+    calm = 0
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            capture.thread.join(max(0.0, deadline - time.monotonic()))
+            return
+        asleep = threads_asleep(process.pid)
+        with capture.lock:
+            unread = capture.unread_bytes()
+            quiet_for = time.monotonic() - capture.last_output
+        idle = (asleep if asleep is not None else quiet_for >= QUIET_PERIOD) and not unread
+        calm = calm + 1 if idle else 0
+        if calm >= 3:
+            return
+        time.sleep(0.01)
+
+
+def wait_started(process: subprocess.Popen[bytes], capture: OutputCapture) -> None:
+    """Until the launcher says the student's program begins (or the process ends).
+
+    Time limits count from there: starting Python itself can take seconds on a
+    busy machine, and that is not the program's time.
+    """
+    deadline = time.monotonic() + START_WAIT
+    with capture.lock:
+        while "started" not in capture.messages and not capture.channel_done:
+            if time.monotonic() >= deadline or process.poll() is not None:
+                return
+            capture.changed.wait(0.05)
+
+
 # -- the two calls a lesson makes ---------------------------------------------------------
 
 
@@ -356,8 +378,9 @@ def start_program(
 def run_program(filename: str, *args: Any, timeout: float = CLIENT_TIMEOUT) -> ProgramOutput:
     """Run the saved program ``filename`` with ``args`` to its end and return its output.
 
-    A program still running after ``timeout`` seconds is interrupted, as Ctrl-C
-    would, so its traceback shows where it was waiting.
+    A program still running ``timeout`` seconds after it began (Python's own
+    start-up not counted) is interrupted, as Ctrl-C would, once it waits for
+    something, so its traceback shows where it was waiting.
     """
     path = program_path(filename)
     if not path.exists():
@@ -368,9 +391,11 @@ def run_program(filename: str, *args: Any, timeout: float = CLIENT_TIMEOUT) -> P
     capture = OutputCapture(process.stdout.fileno(), channel, filename)  # type: ignore[union-attr]
     note = ""
     try:
+        wait_started(process, capture)
         process.wait(timeout)
     except subprocess.TimeoutExpired:
         note = f"was interrupted after {timeout:g} s: it had not finished"
+        wait_idle(process, capture, IDLE_WAIT)  # so that Ctrl-C finds it waiting
         interrupt(process)
         try:
             process.wait(STOP_WAIT)
