@@ -207,7 +207,7 @@ def test_a_short_log_reads_exactly_as_before():
     log.record("send", ("127.0.0.1", 5), b"y" * 40)
     rows = log.table().rows
     assert [row[4:6] for row in rows] == [
-        (41, repr(b"x" * 40) + "..."),
-        (40, repr(b"y" * 40)),
+        (41, repr("x" * 40) + "..."),
+        (40, repr("y" * 40)),
     ]
     assert log.table().caption == "reverse server events"

@@ -93,7 +93,7 @@ def test_log_renders_as_text_and_html_table():
     table = log.table()
     assert table.columns == ["time", "actor", "event", "peer", "bytes", "data", "note"]
     assert table.rows[0][1:5] == ("server", "recv", "127.0.0.1:5", 53)
-    assert table.rows[0][5] == repr(b"<b>" + b"x" * 37) + "..."
+    assert table.rows[0][5] == repr("<b>" + "x" * 37) + "..."
     assert table.rows[1][4:6] == ("", "")
     assert table.rows[0][0].startswith("+0.0") and table.rows[0][0].endswith(" s")
     text = str(log)
@@ -106,8 +106,17 @@ def test_log_renders_as_text_and_html_table():
 
 def test_preview_is_short():
     assert preview(b"") == ""
-    assert preview(b"abc") == "b'abc'"
-    assert preview(bytes(100), limit=2) == "b'\\x00\\x00'..."
+    assert preview(b"abc") == "'abc'"
+    assert preview(bytes(100), limit=2) == "'\\x00\\x00'..."
+
+
+def test_preview_shows_utf8_as_text_and_anything_else_as_bytes():
+    word = "ПАЛИНДРОМ".encode()
+    assert preview(word) == "'ПАЛИНДРОМ'"
+    assert preview(b"EHLO x\r\n") == "'EHLO x\\r\\n'"  # line ends stay visible
+    assert preview(word, limit=5) == "'ПА'..."  # cut inside "Л": back to its start
+    assert preview("ПАЛИНДРОМ".encode("cp1251")) == repr("ПАЛИНДРОМ".encode("cp1251"))
+    assert preview(b"\xff\xfeok") == "b'\\xff\\xfeok'"
 
 
 def test_table_aligns_columns_and_checks_rows():

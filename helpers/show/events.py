@@ -65,14 +65,31 @@ def format_peer(address: Any) -> str | None:
 
 
 def preview(data: bytes, limit: int = PREVIEW_BYTES, nbytes: int | None = None) -> str:
-    """The repr of at most ``limit`` bytes, with ``...`` when there was more.
+    """At most ``limit`` bytes as text when they are UTF-8, else as bytes; ``...`` if more.
 
-    ``nbytes`` is the size of the whole, when ``data`` is only its beginning.
+    Text is what a student sent ("ПАЛИНДРОМ", not ``b'\\xd0\\x9f...'``), shown
+    as a ``str`` repr so that line ends and spaces stay visible; the table's
+    byte count beside it keeps the encoding lesson. A cut in the middle of a
+    UTF-8 character is moved back to the character's start. ``nbytes`` is
+    the size of the whole, when ``data`` is only its beginning.
     """
     if not data:
         return ""
-    shown = repr(bytes(data[:limit]))
-    return shown + "..." if max(len(data), nbytes or 0) > limit else shown
+    head = bytes(data[:limit])
+    more = max(len(data), nbytes or 0) > len(head)
+    text = _as_text(head, cut=more)
+    shown = repr(text) if text is not None else repr(head)
+    return shown + "..." if more else shown
+
+
+def _as_text(head: bytes, cut: bool) -> str | None:
+    """``head`` decoded as UTF-8, or None; when ``cut``, up to 3 bytes of a split letter go."""
+    for trim in range(4 if cut else 1):
+        try:
+            return head[: len(head) - trim].decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+    return None
 
 
 def kept_data(data: bytes, limit: int = EVENT_DATA_KEPT) -> bytes:
