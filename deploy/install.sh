@@ -15,7 +15,12 @@ if ! command -v npm >/dev/null 2>&1; then
     echo "npm not found: install Node.js 18 or newer with npm (Debian: apt-get install nodejs npm)" >&2
     exit 2
 fi
-npm ci --prefix "$here" --no-audit --no-fund --loglevel=error
+# npm ci starts from nothing each time: run it only when the pinned proxy is not there yet.
+pinned=$(node -p "require('$here/package.json').dependencies['configurable-http-proxy']")
+proxy="$here/node_modules/.bin/configurable-http-proxy"
+if [ ! -x "$proxy" ] || [ "$("$proxy" --version)" != "$pinned" ]; then
+    npm ci --prefix "$here" --no-audit --no-fund --loglevel=error
+fi
 
 if [ ! -x "$COURSE_ENV/bin/python" ]; then
     "$PYTHON" -m venv "$COURSE_ENV"
@@ -24,4 +29,4 @@ if [ ! -x "$COURSE_ENV/bin/python" ]; then
     "$COURSE_ENV/bin/python" -m pip install --disable-pip-version-check --quiet --no-deps "$repo"
 fi
 "$COURSE_ENV/bin/python" -c "import helpers, jupyterhub, nbgitpuller, jupyterhub_idle_culler"
-echo "class hub installed: proxy $("$here/node_modules/.bin/configurable-http-proxy" --version), course environment $COURSE_ENV"
+echo "class hub installed: proxy $("$proxy" --version), course environment $COURSE_ENV"
