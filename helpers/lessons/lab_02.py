@@ -57,7 +57,7 @@ def _ask(program, text: str, what: str) -> str:
         hint = "Read the traceback above: a server must not die on one client."
         if "UnicodeDecodeError" in printed:
             hint = (
-                "Read until recv() returns b\"\" and join the portions before you decode: "
+                'Read until recv() returns b"" and join the portions before you decode: '
                 "a 1024-byte portion may end in the middle of a letter."
             )
         raise Failure(
