@@ -25,8 +25,10 @@ fi
 if [ ! -x "$COURSE_ENV/bin/python" ]; then
     "$PYTHON" -m venv "$COURSE_ENV"
     "$COURSE_ENV/bin/python" -m pip install --disable-pip-version-check --quiet -r "$repo/requirements.txt"
-    # Not editable: the students' copies of the course never change the installed helpers.
-    "$COURSE_ENV/bin/python" -m pip install --disable-pip-version-check --quiet --no-deps "$repo"
+    # Editable, from this checkout (keep it in place, writable by the teacher only): the
+    # environment check of 00 Start here compares the packages with requirements.txt beside
+    # helpers/. Students' own copies (nbgitpuller's, in their homes) never change it.
+    "$COURSE_ENV/bin/python" -m pip install --disable-pip-version-check --quiet --no-deps -e "$repo"
 fi
 "$COURSE_ENV/bin/python" -c "import helpers, jupyterhub, nbgitpuller, jupyterhub_idle_culler"
 echo "class hub installed: proxy $("$proxy" --version), course environment $COURSE_ENV"
