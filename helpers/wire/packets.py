@@ -46,7 +46,11 @@ _MAX_IPV4_PAYLOAD = 0xFFFF - IPV4_HEADER_LENGTH
 
 
 class TCPFlag(enum.IntFlag):
-    """The TCP control bits of header byte 13; ``PSH | ACK`` marks a data segment."""
+    """The TCP control bits of header byte 13.
+
+    ACK is set on every segment after the first SYN; PSH marks the last segment of
+    a write, so the segments of a long write before it carry ACK alone.
+    """
 
     FIN = 0x01
     SYN = 0x02
