@@ -38,7 +38,11 @@ def test_send_composed_in_each_charset_and_the_views(sink) -> None:
     assert "student@mail.ru" in views["Headers"] and "Привет" in views["Headers"]
     assert "decoded from windows-1251" in views["Body"] and "Изучаю Python." in views["Body"]
     assert "charset=&quot;windows-1251&quot;" in views["Raw source"]
-    assert "S: 250 OK: message stored" in views["Transcript"]
+    assert "S: 250 2.0.0 OK: message stored" in views["Transcript"]
+    assert (
+        "<u>Return-Path</u>" in views["Headers"] and "&lt;student@mail.ru&gt;" in views["Headers"]
+    )
+    assert "<u>Received</u>" in views["Headers"]
     assert message_label(1, mails[1]).startswith("1: student@mail.ru -> rnd@onego.ru: Привет (")
 
 

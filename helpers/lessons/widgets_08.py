@@ -35,7 +35,7 @@ def message_label(number: int, mail: ReceivedMail) -> str:
 
 
 def headers_html(mail: ReceivedMail) -> str:
-    """The envelope, then every header as the email package decodes it."""
+    """The envelope, the trace headers the sink added, then every header of the message."""
     envelope = [
         ("MAIL FROM", mail.mail_from),
         ("RCPT TO", ", ".join(mail.rcpt_tos)),
@@ -43,13 +43,18 @@ def headers_html(mail: ReceivedMail) -> str:
         ("AUTH", mail.login or "-"),
     ]
     rows = [(f"<i>{html.escape(k)}</i>", html.escape(v)) for k, v in envelope]
+    trace = [line.partition(":") for line in mail.trace.split("\n") if ":" in line]
+    rows += [(f"<u>{html.escape(k)}</u>", html.escape(v.strip())) for k, _, v in trace]
     rows += [(html.escape(k), html.escape(str(v))) for k, v in mail.message.items()]
     cells = "".join(
         f'<tr><th style="text-align:left;padding-right:12px;vertical-align:top">{k}</th>'
         f'<td style="text-align:left">{v}</td></tr>'
         for k, v in rows
     )
-    return f"<table>{cells}</table><p><i>italic</i>: the envelope, not part of the message</p>"
+    return (
+        f"<table>{cells}</table><p><i>italic</i>: the envelope, not part of the message; "
+        "<u>underlined</u>: trace headers the sink added on delivery</p>"
+    )
 
 
 def body_html(mail: ReceivedMail) -> str:

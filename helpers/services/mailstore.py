@@ -29,7 +29,7 @@ reader can open the folder:
   headers included with CRLF, so the file's first line end says which it is.
   What arrived after DATA (dot-stuffing undone) is what a re-opened store returns;
 * **marked as the sink's**: its file names carry ``OWN_MARK`` in their unique
-  part (``<seconds>.M<microseconds>P<pid>Q<n>R<random>_mailsink.<host>``), so
+  part (``<seconds>.M<microseconds>P<pid>Q<n>R<random>_mailsink.mail.onego.ru``), so
   ``clear()`` deletes the messages any kernel's sink wrote and never someone
   else's mail in the same folder. Files of the course's earlier format (a first
   line ``X-MailSink-Envelope: {json}``) are still read, and cleared;
@@ -50,7 +50,6 @@ import json
 import os
 import re
 import secrets
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -239,8 +238,14 @@ _deliveries = itertools.count(1)
 
 
 def _host_name() -> str:
-    """This machine's name as a Maildir file name may hold it (``/`` and ``:`` escaped)."""
-    return socket.gethostname().replace("/", "\\057").replace(":", "\\072") or "localhost"
+    """The host part of a Maildir file name: the course's mail host, not this machine.
+
+    The Maildir convention names the delivering machine; the sink stands for
+    ``mail.onego.ru`` and its files must not carry the name of the machine a
+    notebook ran on (it shows in the ``Received:`` line's id). Names stay unique
+    without it: the time, the process, a counter and a random token.
+    """
+    return "mail.onego.ru"
 
 
 def delivery_name(when: float) -> str:
