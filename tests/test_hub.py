@@ -20,6 +20,8 @@ each in a browser context of their own in headless Chromium:
 4. each logs out (the shipped configuration stops the server on logout), and
    then no process of that student is left.
 
+The shipped idle culler must be running beside them.
+
 Both notebooks are picked through the notebook index (tools/nbindex.py) by
 their titles, not by file name. Printed per student, never asserted: the
 hub's own spawn time, the time from the link to an idle kernel, Run All per
@@ -210,6 +212,7 @@ def test_a_class_of_five_on_one_hub(class_hub: ClassHub, tmp_path: Path, request
         pair = together(students, lambda s: s.probe(PAIR.filename, PAIR_PROBE), "the pair probe")
         mail = together(students, lambda s: s.probe(SMTP.filename, SMTP_PROBE), "the mail probe")
 
+        assert processes.service_running("idle-culler", hub.api_url), "no idle culler"
         seen = processes.by_student(CLASS, hub.api_url)
         owners: dict[int, str] = {}
         rows = []

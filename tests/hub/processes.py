@@ -92,3 +92,17 @@ def kill_all(users: list[str], hub_api_url: str) -> None:
                 proc.kill()
             except psutil.NoSuchProcess:
                 pass
+
+
+def service_running(name: str, hub_api_url: str) -> bool:
+    """Whether the hub at ``hub_api_url`` runs its managed service ``name`` (the idle culler)."""
+    for proc in psutil.process_iter():
+        try:
+            env = proc.environ()
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess, OSError):
+            continue
+        if env.get("JUPYTERHUB_SERVICE_NAME") == name and env.get("JUPYTERHUB_API_URL", "").rstrip(
+            "/"
+        ) == hub_api_url.rstrip("/"):
+            return True
+    return False

@@ -25,11 +25,16 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from browser import chromium
-from browser.notebook import OPEN_TIMEOUT, POLL, VIEWPORT, NotebookDriver
+from browser.notebook import POLL, VIEWPORT, NotebookDriver
 
 from .classhub import ClassHub
 
 T = TypeVar("T")
+
+# Hang detectors, generous for five students starting at once on a busy two-core machine:
+# a server start (the shipped spawner's own limit), and a page with JupyterLab and a kernel.
+SPAWN_LIMIT = 300.0
+OPEN_LIMIT = 300.0
 
 # The kernel of an open notebook runs ``code`` for a probe; its printed text comes back.
 _EXECUTE_JS = """
@@ -149,12 +154,12 @@ class Student:
         started = time.monotonic()
         page = self.context.new_page()
         page.set_default_timeout(30_000)
-        page.goto(link, timeout=OPEN_TIMEOUT * 1000)
+        page.goto(link, timeout=OPEN_LIMIT * 1000)
         page.fill("#username_input", self.user)
         page.fill("#password_input", self.hub.password)
         page.click("#login_submit")
         page.wait_for_url(
-            re.compile(rf"/user/{re.escape(self.user)}/lab/"), timeout=self.hub.start_timeout * 1000
+            re.compile(rf"/user/{re.escape(self.user)}/lab/"), timeout=SPAWN_LIMIT * 1000
         )
         self._wait_ready(self.driver(notebook, page))
         self.figures.link_to_lab = time.monotonic() - started
@@ -163,13 +168,15 @@ class Student:
         """Open another notebook of the pulled course in a page (and a workspace) of its own."""
         page = self.context.new_page()
         page.set_default_timeout(30_000)
-        self.driver(notebook, page).open(workspace=f"hub-{Path(notebook).stem}")
+        driver = self.driver(notebook, page)
+        page.goto(self.lab.url(notebook, f"hub-{Path(notebook).stem}"), timeout=OPEN_LIMIT * 1000)
+        self._wait_ready(driver)
 
     def _wait_ready(self, driver: NotebookDriver) -> None:
-        deadline = time.monotonic() + OPEN_TIMEOUT
+        deadline = time.monotonic() + OPEN_LIMIT
         while not driver.page.evaluate(_READY_JS, driver.path):
             if time.monotonic() > deadline:
-                raise driver.fail(f"not open with an idle kernel within {OPEN_TIMEOUT:.0f} s")
+                raise driver.fail(f"not open with an idle kernel within {OPEN_LIMIT:.0f} s")
             time.sleep(POLL)
 
     def run_all(self, notebook: str) -> float:
@@ -201,6 +208,6 @@ class Student:
         for driver in self.drivers.values():
             driver.page.close()
         page = self.context.new_page()
-        page.goto(f"{self.hub.url}/hub/logout", timeout=OPEN_TIMEOUT * 1000)
-        page.wait_for_url(re.compile(r"/hub/login"), timeout=OPEN_TIMEOUT * 1000)
+        page.goto(f"{self.hub.url}/hub/logout", timeout=OPEN_LIMIT * 1000)
+        page.wait_for_url(re.compile(r"/hub/login"), timeout=OPEN_LIMIT * 1000)
         page.close()
