@@ -8,11 +8,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from helpers.lessons import checks, lab_02, lab_03, lab_04, lab_05
+from helpers.lessons import checks, lab_02, lab_03, lab_04, lab_05, lab_09
 from helpers.lessons.labs import Lab, check_lab
 from helpers.run.program_files import save_program
 
-LABS = {lab.key: lab for lab in (lab_02.LAB, lab_03.LAB, lab_04.LAB, lab_05.LAB)}
+LABS = {lab.key: lab for lab in (lab_02.LAB, lab_03.LAB, lab_04.LAB, lab_05.LAB, lab_09.LAB)}
 
 
 @pytest.fixture(autouse=True)
@@ -187,3 +187,45 @@ def test_the_ladder_climbs_per_different_program_and_then_reveal_gives_the_refer
 def test_reveal_refuses_before_enough_attempts(capsys) -> None:
     checks.reveal("05.lab")
     assert capsys.readouterr().out.startswith("Not yet: 3 more different failed attempts at 05.lab")
+
+
+@pytest.mark.parametrize(
+    ("mistake", "change", "hint"),
+    [
+        (
+            "no dot-stuffing",
+            ('sock.sendall(dot_stuff(LETTER) + b".\\r\\n")', 'sock.sendall(LETTER + b".\\r\\n")'),
+            "Dot-stuff the letter",
+        ),
+        (
+            "a UTF-8 body",
+            ('BODY.encode("cp1251")', 'BODY.encode("utf-8")'),
+            "encode its body with 'cp1251'",
+        ),
+        (
+            "the letter ended with a bare newline",
+            (
+                'sock.sendall(dot_stuff(LETTER) + b".\\r\\n")',
+                'sock.sendall(dot_stuff(LETTER) + b".\\n")',
+            ),
+            "End every line with \\r\\n",
+        ),
+    ],
+)
+def test_a_typical_wrong_smtp_client_gets_its_hint(mistake, change, hint) -> None:
+    reference = lab_09.LAB.reference_program()
+    wrong = reference.replace(*change)
+    assert wrong != reference, mistake
+    save(lab_09.LAB, wrong)
+    result = check_lab(lab_09.LAB)
+    assert result.status == "failed", repr(result)
+    assert hint in repr(result)
+
+
+def test_the_smtp_labs_letter_is_the_one_its_stub_and_reference_spell_out() -> None:
+    spelled = {}
+    for source in (lab_09.STUB, lab_09.LAB.reference_program()):
+        namespace: dict = {}
+        exec(source.split("# Connect to")[0] if source is lab_09.STUB else source, namespace)
+        spelled[source is lab_09.STUB] = namespace["LETTER"]
+    assert spelled[True] == spelled[False] == lab_09.LETTER
