@@ -195,6 +195,7 @@ def class_hub(tmp_path: Path):
 
 
 @pytest.mark.browser
+@pytest.mark.timeout(1200)  # a hang detector: the class takes about 3 minutes on two cores
 def test_a_class_of_five_on_one_hub(class_hub: ClassHub, tmp_path: Path, request) -> None:
     hub = class_hub
     started = time.monotonic()

@@ -101,6 +101,8 @@ class Student:
         self.lab = StudentLab(hub, user, folder, cell_timeout)
         self.figures = Figures()
         self.drivers: dict[str, NotebookDriver] = {}
+        self._failure: BaseException | None = None  # the browser could not start
+        self._lock = threading.Lock()
         self._steps: queue.Queue[tuple[Callable[[Student], Any], Future[Any]] | None] = (
             queue.Queue()
         )
@@ -111,24 +113,36 @@ class Student:
     def _serve(self) -> None:
         from playwright.sync_api import sync_playwright
 
-        with sync_playwright() as playwright:
-            browser = chromium.launch(playwright)
-            try:
-                self.context = browser.new_context(viewport=VIEWPORT)
-                while (item := self._steps.get()) is not None:
-                    step, future = item
-                    if future.set_running_or_notify_cancel():
-                        try:
-                            future.set_result(step(self))
-                        except BaseException as error:  # noqa: BLE001 - handed to the test
-                            future.set_exception(error)
-            finally:
-                browser.close()
+        try:
+            with sync_playwright() as playwright:
+                browser = chromium.launch(playwright)
+                try:
+                    self.context = browser.new_context(viewport=VIEWPORT)
+                    while (item := self._steps.get()) is not None:
+                        step, future = item
+                        if future.set_running_or_notify_cancel():
+                            try:
+                                future.set_result(step(self))
+                            except BaseException as error:  # noqa: BLE001 - for the test
+                                future.set_exception(error)
+                finally:
+                    browser.close()
+        except BaseException as error:  # noqa: BLE001 - no browser: every step fails with it
+            with self._lock:
+                self._failure = error
+                while not self._steps.empty():
+                    item = self._steps.get_nowait()
+                    if item is not None:
+                        item[1].set_exception(error)
 
     def do(self, step: Callable[[Student], T]) -> Future[T]:
         """Run ``step(self)`` in this student's thread; the future holds its result."""
         future: Future[T] = Future()
-        self._steps.put((step, future))
+        with self._lock:
+            if self._failure is not None:
+                future.set_exception(self._failure)
+            else:
+                self._steps.put((step, future))
         return future
 
     def close(self, timeout: float = 60.0) -> None:
