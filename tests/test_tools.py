@@ -197,16 +197,38 @@ def test_skeleton_rules() -> None:
     assert "emoji" in problems(nb, "skeleton")[0]
 
 
-def test_markers() -> None:
-    nb = executed(
-        FIRST, ("# deliberate wait: 0.5 s\nwait()", []), ("# deliberate wait: 3 x 0.2 s", [])
-    )
+def test_waits_are_metadata_and_markers_in_sight_are_problems() -> None:
+    nb = executed(FIRST, ("wait()", []), ("x = 1", []))
+    nb.cells[4].metadata["deliberate_wait"] = 0.5
     assert problems(nb, "markers") == []
     assert nbcheck.deliberate_wait(nb.cells[4]) == 0.5
-    assert nbcheck.deliberate_wait(nb.cells[6]) == pytest.approx(0.6)
-    nb = executed(FIRST, ("# deliberate wait: 2 s", []), ("# deliberate wait 1s", []), ("x;", []))
+    assert nbcheck.deliberate_wait(nb.cells[6]) == 0
+    nb.cells[6].metadata["deliberate_wait"] = 2
+    assert "keep each wait at or under 0.5 s" in problems(nb, "markers")[0]
+    nb = executed(
+        FIRST,
+        ("# NBVAL_IGNORE_OUTPUT\nprint(1)", []),
+        ("sleep(1)  # deliberate wait: 1 s", []),
+        ("x;", []),
+    )
     found = problems(nb, "markers")
-    assert len(found) == 3 and "malformed" in found[1] and "ends with ';'" in found[2]
+    assert len(found) == 3
+    assert (
+        "nbval-ignore-output" in found[0] and "metadata" in found[1] and "ends with ';'" in found[2]
+    )
+
+
+def test_prose_about_test_machinery_is_a_problem() -> None:
+    nb = executed(FIRST)
+    nb.cells[1].source = "The output stored here is sanitized for nbval."
+    assert "test machinery" in problems(nb, "markers")[0]
+
+
+def test_a_notebook_over_seventy_cells_is_too_long() -> None:
+    nb = executed(FIRST, *[("x = 1", [])] * 35)  # navigation + 2 x 36 cells
+    assert len(nb.cells) > nbcheck.MAX_CELLS and "split it" in problems(nb, "size")[0]
+    nb = executed(FIRST, *[("x = 1", [])] * 30)
+    assert len(nb.cells) <= nbcheck.MAX_CELLS and problems(nb, "size") == []
 
 
 def test_notebooks_outside_the_list_are_reported() -> None:

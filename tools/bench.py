@@ -3,7 +3,7 @@
     .venv/bin/python tools/bench.py [NOTEBOOK ...]
 
 For each notebook: its time from kernel start to shutdown, the time its cells
-wait on purpose (the "# deliberate wait: 0.5 s" markers), and the overhead =
+wait on purpose (each cell's "deliberate_wait" metadata, in seconds), and the overhead =
 time - floor - deliberate waits, where the floor is a bare kernel's start, one
 cell and shutdown. Then the slowest cell, the total, what `import helpers`
 costs in a fresh interpreter, how long a student's server program takes from

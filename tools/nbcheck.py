@@ -20,11 +20,8 @@ import nbindex
 
 RAISES_TAG = "raises-exception"
 
-# "# deliberate wait: 0.5 s" or "# deliberate wait: 3 x 0.2 s": time a cell spends
-# waiting on purpose (a timeout shown, a pause); bench.py subtracts it.
-WAIT_MARKER = re.compile(
-    r"#\s*deliberate wait:\s*(?:(?P<count>\d+)\s*x\s*)?(?P<seconds>\d+(?:\.\d+)?)\s*s\b"
-)
+# Seconds a cell may wait on purpose (a timeout shown, a pause): its metadata
+# "deliberate_wait"; bench.py subtracts it.
 MAX_WAIT = 0.5
 
 EMOJI = re.compile("[\U0001f000-\U0001faff\ufe0f]")
@@ -228,37 +225,66 @@ def check_skeleton(path: Path, nb: nbformat.NotebookNode) -> list[str]:
     return problems
 
 
+NBVAL_COMMENT = re.compile(r"#\s*NBVAL_\w+", re.I)
+MACHINERY_PROSE = re.compile(r"\bnbval\b|sanitiz|stored outputs?\b|NBVAL_", re.I)
+MAX_CELLS = 70  # a notebook over this is two topics; the map aims at about 60
+
+
 def check_markers(path: Path, nb: nbformat.NotebookNode) -> list[str]:
+    """No test machinery in the student's view.
+
+    nbval's markers are cell tags (``nbval-ignore-output``, ``raises-exception``),
+    a deliberate wait is the cell's ``deliberate_wait`` metadata (seconds), and
+    no prose speaks of nbval, stored outputs or sanitizing.
+    """
     problems = []
-    for index, cell in code_cells(nb):
+    for index, cell in enumerate(nb.cells):
+        where = _where(index, cell)
+        if cell.cell_type == "markdown":
+            if cell.metadata.get("generated"):
+                continue
+            found = MACHINERY_PROSE.search(cell.source)
+            if found:
+                problems.append(f"{where} speaks of test machinery ({found.group(0)!r})")
+            continue
+        if cell.cell_type != "code":
+            continue
+        if NBVAL_COMMENT.search(cell.source):
+            problems.append(
+                f"{where} has an NBVAL comment in its code: use the cell tag "
+                "'nbval-ignore-output' or 'raises-exception' instead"
+            )
+        if "deliberate wait" in cell.source.lower():
+            problems.append(
+                f"{where} marks a deliberate wait in its code: put the seconds in the "
+                "cell's metadata instead ({'deliberate_wait': 0.5})"
+            )
+        wait = cell.metadata.get("deliberate_wait", 0)
+        if not isinstance(wait, (int, float)) or wait < 0:
+            problems.append(f"{where}: deliberate_wait must be a number of seconds, not {wait!r}")
+        elif wait > MAX_WAIT:
+            problems.append(
+                f"{where} waits {wait} s on purpose; keep each wait at or under {MAX_WAIT} s"
+            )
         lines = cell.source.rstrip().splitlines()
-        for line in lines:
-            if "deliberate wait" in line.lower():
-                match = WAIT_MARKER.search(line)
-                if not match:
-                    problems.append(
-                        f"{_where(index, cell)}: malformed marker {line.strip()!r} "
-                        "(write '# deliberate wait: 0.5 s' or '# deliberate wait: 3 x 0.2 s')"
-                    )
-                elif float(match["seconds"]) > MAX_WAIT:
-                    problems.append(
-                        f"{_where(index, cell)} waits {match['seconds']} s on purpose; "
-                        f"keep each wait at or under {MAX_WAIT} s"
-                    )
         last = lines[-1].split("#", 1)[0].rstrip() if lines else ""
         if last.endswith(";"):
             problems.append(
-                f"{_where(index, cell)} ends with ';': nbval shows the value anyway, "
-                "assign it instead (_ = ...)"
+                f"{where} ends with ';': nbval shows the value anyway, assign it instead (_ = ...)"
             )
     return problems
 
 
+def check_size(path: Path, nb: nbformat.NotebookNode) -> list[str]:
+    """At most ``MAX_CELLS`` cells: a longer notebook holds two topics."""
+    if len(nb.cells) > MAX_CELLS:
+        return [f"{len(nb.cells)} cells; split it (at most {MAX_CELLS}, about 60 is the aim)"]
+    return []
+
+
 def deliberate_wait(cell: nbformat.NotebookNode) -> float:
-    """Seconds a cell waits on purpose: its ``deliberate_wait`` metadata, or its markers."""
-    return float(cell.metadata.get("deliberate_wait", 0)) + sum(
-        int(m["count"] or 1) * float(m["seconds"]) for m in WAIT_MARKER.finditer(cell.source)
-    )
+    """Seconds a cell waits on purpose (its ``deliberate_wait`` metadata)."""
+    return float(cell.metadata.get("deliberate_wait", 0))
 
 
 CHECKS: dict[str, Callable[[Path, nbformat.NotebookNode], list[str]]] = {
@@ -269,6 +295,7 @@ CHECKS: dict[str, Callable[[Path, nbformat.NotebookNode], list[str]]] = {
     "navigation": check_navigation,
     "skeleton": check_skeleton,
     "markers": check_markers,
+    "size": check_size,
 }
 
 
