@@ -6,7 +6,17 @@ import re
 
 import pytest
 
-from helpers.lessons.widgets_07 import exchange_html, hex_html, lookup, lookup_widget, question_name
+from helpers.lessons.widgets_07 import (
+    NotADNSName,
+    exchange_html,
+    hex_html,
+    idna_html,
+    idna_labels,
+    lookup,
+    lookup_widget,
+    question_name,
+    wire_name,
+)
 from helpers.run import registry as _registry
 from helpers.services.nameserver import start_name_server
 from helpers.wire.dnswire import build_query, parse_message
@@ -23,6 +33,21 @@ def test_question_name_turns_an_address_into_its_reverse_name_for_ptr() -> None:
     assert question_name("195.161.136.4", "PTR") == "4.136.161.195.in-addr.arpa."
     assert question_name(" www.onego.ru ", "A") == "www.onego.ru"
     assert question_name("www.onego.ru", "PTR") == "www.onego.ru"
+
+
+def test_a_non_ascii_name_goes_on_the_wire_in_idna_form() -> None:
+    assert wire_name("www.onego.ru") == "www.onego.ru"
+    assert wire_name("почта.onego.ru") == "почта".encode("idna").decode() + ".onego.ru"
+    assert wire_name("ПОЧТА.onego.ru") == wire_name("почта.onego.ru")  # IDNA lowers the case
+    assert question_name(" почта.onego.ru ", "A").startswith("xn--")
+    assert idna_labels("почта.пример.ru") == [
+        ("почта", "почта".encode("idna").decode()),
+        ("пример", "пример".encode("idna").decode()),
+    ]
+    assert idna_html("www.onego.ru") == ""
+    assert "<code>xn--80a1acny.onego.ru</code>" in idna_html("почта.onego.ru")
+    with pytest.raises(NotADNSName, match="idna codec cannot write it: label empty or too long"):
+        wire_name("почта..onego.ru")
 
 
 def test_lookup_sends_the_hand_built_query(name_server) -> None:
@@ -67,6 +92,13 @@ def test_widget_answers_on_every_change() -> None:
     assert "<b>NXDOMAIN</b>" in view.value
     name.value = "bad..name"
     assert "DNSWireError" in view.value and "empty label" in view.value
+    kind.value = "A"
+    name.value = "почта.onego.ru"
+    assert "An international name." in view.value and "<b>NXDOMAIN</b>" in view.value
+    assert "xn--80a1acny" in view.value and "Unicode" not in view.value
+    name.value = "ё" * 70 + ".onego.ru"
+    assert "Not a name DNS can carry:" in view.value and "too long" in view.value
+    assert "UnicodeEncodeError" not in view.value and "UnicodeError" not in view.value
 
 
 def test_widget_output_is_the_same_on_every_run() -> None:

@@ -6,9 +6,12 @@
 
 The query is built by ``helpers.wire.dnswire.build_query`` (the same bytes the
 notebook builds with ``struct``) and sent with ``helpers.services.lookups.send_query`` to the
-course's name server only. The views are pure functions (bytes in, HTML out), so
-tests check them without a browser; ipywidgets is imported inside
-``lookup_widget`` because ``import helpers`` must stay light.
+course's name server only. A name that is not ASCII (``почта.onego.ru``) is asked in
+its IDNA form (``xn--80a1acny.onego.ru``), and the widget says so; one the ``idna``
+codec cannot write is explained, not shown as a raw ``UnicodeError``. The views are
+pure functions (bytes in, HTML out), so tests check them without a browser;
+ipywidgets is imported inside ``lookup_widget`` because ``import helpers`` must stay
+light.
 """
 
 from __future__ import annotations
@@ -37,15 +40,63 @@ _COLOURS = {
 }
 
 
+class NotADNSName(ValueError):
+    """A name that cannot go on the wire, with the reason in the lesson's words."""
+
+
+def wire_name(name: str) -> str:
+    """The name as DNS carries it: ASCII as it is, any other in IDNA ("xn--" labels).
+
+    Labels on the wire are ASCII, so ``почта.onego.ru`` goes out as
+    ``xn--80a1acny.onego.ru`` (Python's ``idna`` codec, as ``socket`` uses it).
+    """
+    if name.isascii():
+        return name
+    try:
+        return name.encode("idna").decode("ascii")
+    except UnicodeError as error:
+        reason = str(error.__cause__ or error)
+        raise NotADNSName(
+            f"{name!r} is not ASCII, so it must go on the wire in IDNA form (xn-- labels), "
+            f"and Python's idna codec cannot write it: {reason}"
+        ) from None
+
+
+def idna_labels(name: str) -> list[tuple[str, str]]:
+    """Each label that is not ASCII, with its IDNA form: [("почта", "xn--80a1acny")]."""
+    return [
+        (label, label.encode("idna").decode("ascii"))
+        for label in name.strip().rstrip(".").split(".")
+        if label and not label.isascii()
+    ]
+
+
 def question_name(name: str, rdtype: str) -> str:
-    """For PTR, an address typed in is turned into its in-addr.arpa (or ip6.arpa) name."""
+    """The name the query asks: IDNA for a non-ASCII name; for PTR, an address typed in
+    becomes its in-addr.arpa (or ip6.arpa) name."""
     name = name.strip()
     if rdtype == "PTR":
         try:
             return reverse_pointer(name)
         except ValueError:
             pass
-    return name
+    return wire_name(name)
+
+
+def idna_html(name: str) -> str:
+    """For a non-ASCII name, a line saying what went on the wire instead; else nothing."""
+    name = name.strip()
+    if name.isascii():
+        return ""
+    labels = ", ".join(
+        f"{html.escape(label)} &rarr; <code>{html.escape(ace)}</code>"
+        for label, ace in idna_labels(name)
+    )
+    return (
+        f"<p><b>An international name.</b> DNS labels on the wire are ASCII, so "
+        f"{html.escape(name)} was asked as <code>{html.escape(wire_name(name))}</code> "
+        f'(IDNA: {labels}, as <code>label.encode("idna")</code> gives).</p>'
+    )
 
 
 def lookup(name: str, rdtype: str = "A", query_id: int = 0x0404) -> tuple[bytes, bytes]:
@@ -170,10 +221,13 @@ def lookup_widget(name: str = "www.onego.ru", rdtype: str = "A") -> Any:
     def show(_: Any = None) -> None:
         try:
             query, reply = lookup(box.value, kind.value, query_id=next(ids) & 0xFFFF)
+        except NotADNSName as error:
+            view.value = f"<p><b>Not a name DNS can carry:</b> {html.escape(str(error))}</p>"
+            return
         except (OSError, ValueError) as error:
             view.value = f"<p><b>{type(error).__name__}:</b> {html.escape(str(error))}</p>"
             return
-        view.value = exchange_html(query, reply)
+        view.value = idna_html(box.value) + exchange_html(query, reply)
 
     show()
     button.on_click(show)
