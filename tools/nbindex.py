@@ -42,43 +42,48 @@ NOTEBOOKS: tuple[Entry, ...] = (
     Entry(
         "00_start_here",
         "Start here",
-        "how the course works, the offline promise, an environment check, and these contents.",
+        "how the course works (your programs, run as programs; exercises and labs), the "
+        "offline promise, an environment check, and these contents.",
     ),
     Entry(
         "01_osi_and_sockets",
         "OSI layers and sockets",
-        "the seven layers, where sockets sit, socket domains and types, and the module's "
-        "constants.",
+        "the seven layers beside the TCP/IP model, where sockets sit, socket domains and "
+        "types, and the module's constants.",
     ),
     Entry(
         "02_the_chapters_pair",
         "The chapter's pair",
-        "the chapter's reverse server and client in Python 3: what changed since Python 2, "
-        "bytes and encodings, and a widget that talks to the server.",
+        "the chapter's reverse server and client, written from socket() up and run as two "
+        "programs: a reply per portion and its fix, Address already in use, what changed "
+        "since Python 2, bytes and encodings; lab: the server, whole.",
     ),
     Entry(
         "03_tcp_streams",
         "TCP streams",
         "a stream, not messages: send and sendall, framing by a delimiter and by a length "
-        "prefix, the errors a client meets, the exchange as a picture, and AF_UNIX.",
+        "prefix, the errors a client meets, the exchange as a picture, and AF_UNIX; lab: "
+        "a client that frames its requests.",
     ),
     Entry(
         "04_many_clients",
         "Many clients",
-        "one server, many clients: five designs, from the chapter's loop to asyncio, "
-        "compared by one checker with 20 clients at once.",
+        "one server, many clients: five designs you write, from the chapter's loop to "
+        "asyncio, checked by one 20-client checker that proves overlap; lab: a server "
+        "program for many clients.",
     ),
     Entry(
         "05_udp",
         "UDP",
-        "datagrams keep their boundaries and can be lost: a UDP reverse server and a ping "
-        "client with timeouts and round-trip times.",
+        "datagrams keep their boundaries and can be lost: your recvfrom/sendto loop, a "
+        "ping client with timeouts, retries and round-trip times; lab: a UDP pinger.",
     ),
     Entry(
         "06_on_the_wire",
         "On the wire",
         "one message wrapped layer by layer into a TCP segment, an IPv4 packet and an "
-        "Ethernet frame, with every length and checksum computed by hand.",
+        "Ethernet frame, with every length and checksum computed by hand; the handshake and "
+        "the close as segments, saved as a pcap file for Wireshark.",
     ),
     Entry(
         "07_dns_and_services",
@@ -90,13 +95,13 @@ NOTEBOOKS: tuple[Entry, ...] = (
         "08_smtp_the_letter",
         "SMTP: the letter",
         "the chapter's letter sent to a local mail sink: smtplib, the letter's bytes and "
-        "charsets, EmailMessage, and a mailbox to look into.",
+        "charsets, EmailMessage, trace headers, and a mailbox to look into.",
     ),
     Entry(
         "09_smtp_by_hand",
         "SMTP by hand",
         "the SMTP dialogue typed over a socket: ESMTP extensions, errors on purpose, MX "
-        "records, STARTTLS and AUTH.",
+        "records, STARTTLS and AUTH; lab: the chapter's letter over a raw socket.",
     ),
 )
 
