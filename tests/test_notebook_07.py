@@ -8,6 +8,8 @@
   the one look-up it shows being refused. The guard refuses every such call, so
   the audit records of the other tests never see one; here every call of the
   socket module's look-up functions is recorded before the guard is asked.
+- It stores no machine's host name: with ``gethostname`` answering a name of the
+  test's own, that name appears in no output; the cell shows a property of it.
 """
 
 from __future__ import annotations
@@ -55,14 +57,21 @@ for _name in ("gethostbyname", "gethostbyname_ex", "gethostbyaddr", "getaddrinfo
     setattr(socket, _name, _recorded(getattr(socket, _name)))
 """
 
+MARKED_HOST_NAME = """
+import socket
+
+socket.gethostname = lambda: "marked-host-4bx7.example"
+"""
+
 SHOW_COURSE_LOOKUPS = """
 print("course names asked of the system:",
       [call for call in system_lookups if "onego" in call[1] or "195.161.136.4" in call[1]])
 """
 
 
-def run_with(kernel_env, name: str, first: str, last: str = "") -> str:
-    """Run the notebook with a cell of ``first`` in front (and ``last`` after); its stream text."""
+def run_with(kernel_env, name: str, first: str, last: str = "", data: bool = False) -> str:
+    """Run the notebook with a cell of ``first`` in front (and ``last`` after); its stream
+    text (and, with ``data``, every rich output's text too)."""
     nb = nbformat.read(NOTEBOOK, as_version=4)
     nb.cells.insert(0, nbformat.v4.new_code_cell(first))
     if last:
@@ -72,10 +81,12 @@ def run_with(kernel_env, name: str, first: str, last: str = "") -> str:
     assert session.error is None, nbexec.error_text(session.error)
     return "\n".join(
         output.get("text", "")
+        if output.output_type == "stream"
+        else "\n".join(str(value) for value in output.get("data", {}).values())
         for cell in session.runs[0].nb.cells
         if cell.cell_type == "code"
         for output in cell.outputs
-        if output.output_type == "stream"
+        if data or output.output_type == "stream"
     )
 
 
@@ -92,3 +103,12 @@ def test_no_course_name_reaches_the_system_resolver(kernel_env) -> None:
     # the one deliberate call, refused by the guard in front of the student
     assert "NetworkGuardError: name look-up of 'www.onego.ru' refused" in text
     assert "course names asked of the system: [('gethostbyname', 'www.onego.ru')]" in text
+
+
+def test_no_output_holds_the_machines_host_name(kernel_env) -> None:
+    text = run_with(kernel_env, "host-name", MARKED_HOST_NAME, data=True)
+    assert "marked-host-4bx7" not in text
+    assert "socket.gethostname() gave a str; empty: False" in text
+    # what the lesson states instead of asserting it: the hand-built bytes, the reply's id
+    assert "30 bytes, as build_query gives: True" in text
+    assert "(the query's: True)" in text
