@@ -51,6 +51,7 @@ def test_the_stub_is_not_solved_yet_and_climbs_nothing() -> None:
     assert repr(check_lab(LAB)) == f"not solved yet: {LAB.title}\nHint: {LAB.first_hint}"
     assert LAB.ladder.failed_attempts == 0
     compile(LAB.stub, LAB.program, "exec")
+    assert len(LAB.hints) >= 2 and all(len(h) > 40 for h in (LAB.first_hint, *LAB.hints))
 
 
 def test_the_lab_is_registered_for_reveal_and_its_cell_saves_the_reference() -> None:
@@ -107,6 +108,11 @@ def test_a_resolver_that_ignores_cnames_gets_the_alias_hint() -> None:
 def test_a_resolver_that_does_not_match_the_id_prints_the_forged_address() -> None:
     text = shown(wrong(' and struct.unpack("!H", reply[:2])[0] == query_id', ""))
     assert "127.6.6.6" in text and "accept only a reply that carries it" in text
+
+
+def test_a_resolver_that_sends_to_the_chapters_port_is_told_where_to_send() -> None:
+    text = shown(wrong('("127.0.0.1", port)', '("127.0.0.1", 53)'))
+    assert "sent the name server no query" in text and "sock.sendto(query" in text
 
 
 def test_a_resolver_that_asks_for_the_wrong_type_is_told_so() -> None:

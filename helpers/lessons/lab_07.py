@@ -171,15 +171,18 @@ POINTER_HINT = (
 )
 
 
+ARGV_HINT = "The port and the name come as arguments: int(sys.argv[1]), sys.argv[2]."
+
+
 def _crash_hint(result: ProgramOutput) -> str:
     text = result.text
     if "IndexError" in text and "argv" in text:
-        return "The port and the name come as arguments: int(sys.argv[1]), sys.argv[2]."
+        return ARGV_HINT
     if "interrupted" in result.note:
         return (
-            "Your program was still waiting for a reply that had come: send the query to "
-            '("127.0.0.1", PORT), then read with recvfrom; compare the reply\'s ID with your '
-            "query's as numbers (struct.unpack('!H', reply[:2])[0])."
+            "Your program was still waiting when the check ended: send the query to "
+            '("127.0.0.1", PORT), set a timeout, read with recvfrom, and compare the reply\'s '
+            "ID with your query's as numbers (struct.unpack('!H', reply[:2])[0])."
         )
     if any(word in text for word in ("UnicodeDecodeError", "IndexError", "struct.error")):
         return POINTER_HINT
@@ -210,6 +213,15 @@ def _judge(
                 f"({ignored[0]}).",
                 "The header is six 16-bit numbers, struct.pack('!6H', ID, 0x0100, 1, 0, 0, 0); "
                 "then the name in labels ending in a zero byte, then struct.pack('!HH', 1, 1).",
+            )
+        if not _queries(server):
+            raise Failure(
+                f"asking for {name}, your program sent the name server no query "
+                f"({result.note or 'it ended'}):\n" + _ending(result),
+                ARGV_HINT
+                if "IndexError" in result.text and "argv" in result.text
+                else "Send the query with sock.sendto(query, ('127.0.0.1', PORT)), PORT being "
+                "int(sys.argv[1]), before you wait with recvfrom.",
             )
         wrong = [q for q in _queries(server) if not q.endswith(" A")]
         if wrong:
