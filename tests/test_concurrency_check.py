@@ -15,6 +15,7 @@ from typing import Any
 import nbformat
 import nbindex
 import pytest
+from notebook_cells import python_source
 
 import helpers
 from helpers.lessons.concurrency import (
@@ -199,7 +200,7 @@ def notebook_namespace() -> dict[str, Any]:
     namespace: dict[str, Any] = {"helpers": helpers}
     for cell in nb.cells:
         if cell.cell_type == "code":
-            exec(cell.source.replace("helpers.enable_guard()", ""), namespace)
+            exec(python_source(cell).replace("helpers.enable_guard()", ""), namespace)
     return namespace
 
 

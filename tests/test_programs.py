@@ -84,11 +84,25 @@ def gone(pid: int, within: float = 10.0) -> bool:
 
 
 def port_is_free(port: int) -> bool:
-    with socket.socket() as probe:
-        try:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            probe.bind(("127.0.0.1", port))
-        except OSError:
+    """True when no socket listens on 127.0.0.1:``port`` (the program's listener is gone).
+
+    Read from the system's table of TCP sockets, not by binding: on a busy test run
+    another test's client may get the same number as its own ephemeral port, which
+    would make a bind fail although nothing listens there.
+    """
+    table = Path("/proc/net/tcp")
+    if not table.exists():  # not Linux: binding is the only way to ask
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                return False
+        return True
+    listening = "0A"
+    for line in table.read_text(encoding="ascii").splitlines()[1:]:
+        fields = line.split()
+        local_port = int(fields[1].rsplit(":", 1)[1], 16)
+        if local_port == port and fields[3] == listening:
             return False
     return True
 

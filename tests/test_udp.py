@@ -26,6 +26,7 @@ import nbindex
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from notebook_cells import python_source
 
 from helpers.run.servers import BackgroundServer, serve, serve_datagrams
 from helpers.wire.text import reverse_text
@@ -152,7 +153,7 @@ def _cell_defining(name: str) -> ast.Module:
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
-        body = ast.parse(cell.source).body
+        body = ast.parse(python_source(cell)).body
         if any(isinstance(node, ast.FunctionDef) and node.name == name for node in body):
             kept = [
                 node
