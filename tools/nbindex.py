@@ -89,7 +89,8 @@ NOTEBOOKS: tuple[Entry, ...] = (
         "07_dns_and_services",
         "DNS and services",
         "host names, addresses and service ports; the course's own name server; a DNS query "
-        "built and parsed by hand.",
+        "built and parsed by hand, EDNS and truncation, international names (IDNA); lab: a "
+        "resolver over a raw UDP socket that follows a CNAME.",
     ),
     Entry(
         "08_smtp_the_letter",
