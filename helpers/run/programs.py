@@ -71,6 +71,7 @@ STOP_WAIT = 1.0  # after Ctrl-C, before the program is killed
 CLIENT_TIMEOUT = 10.0  # a client program's default time to finish
 IDLE_WAIT = 5.0  # output() waits at most this long for the program to fall idle
 QUIET_PERIOD = 0.3  # where threads cannot be inspected: idle = no output for this long
+IDLE_CHECKS, IDLE_INTERVAL = 3, 0.005  # idle this many checks in a row, this far apart
 
 
 class _PortTaken(Exception):
@@ -314,7 +315,7 @@ class Program(Service):
 
 
 def wait_idle(process: subprocess.Popen[bytes], capture: OutputCapture, wait: float) -> None:
-    """Until the program has exited, or is idle three checks in a row, 10 ms apart.
+    """Until the program has exited, or is idle ``IDLE_CHECKS`` checks in a row.
 
     Idle: every thread asleep (where the system shows threads) or no output for
     ``QUIET_PERIOD`` (elsewhere), and nothing unread in the output pipe.
@@ -331,9 +332,9 @@ def wait_idle(process: subprocess.Popen[bytes], capture: OutputCapture, wait: fl
             quiet_for = time.monotonic() - capture.last_output
         idle = (asleep if asleep is not None else quiet_for >= QUIET_PERIOD) and not unread
         calm = calm + 1 if idle else 0
-        if calm >= 3:
+        if calm >= IDLE_CHECKS:
             return
-        time.sleep(0.01)
+        time.sleep(IDLE_INTERVAL)
 
 
 def wait_started(process: subprocess.Popen[bytes], capture: OutputCapture) -> None:
