@@ -300,18 +300,23 @@ class Program(Service):
         if process is None:
             return
         if process.poll() is None:
-            interrupt(process)
-            try:
-                process.wait(STOP_WAIT)
-            except subprocess.TimeoutExpired:
-                kill_group(process)
-                process.wait()
+            _ctrl_c_then_kill(process)
         code = process.returncode
         if self._capture is not None:
             self._capture.close()
         if process.stdout is not None:
             process.stdout.close()
         self.events.record("exit", note=f"code {code}")
+
+
+def _ctrl_c_then_kill(process: subprocess.Popen[bytes]) -> None:
+    """What Ctrl-C does in a terminal; a program that outlives it by ``STOP_WAIT`` is killed."""
+    interrupt(process)
+    try:
+        process.wait(STOP_WAIT)
+    except subprocess.TimeoutExpired:
+        kill_group(process)
+        process.wait()
 
 
 def wait_idle(process: subprocess.Popen[bytes], capture: OutputCapture, wait: float) -> None:
@@ -397,12 +402,7 @@ def run_program(filename: str, *args: Any, timeout: float = CLIENT_TIMEOUT) -> P
     except subprocess.TimeoutExpired:
         note = f"was interrupted after {timeout:g} s: it had not finished"
         wait_idle(process, capture, IDLE_WAIT)  # so that Ctrl-C finds it waiting
-        interrupt(process)
-        try:
-            process.wait(STOP_WAIT)
-        except subprocess.TimeoutExpired:
-            kill_group(process)
-            process.wait()
+        _ctrl_c_then_kill(process)
     finally:
         if process.poll() is None:  # the cell itself was interrupted
             kill_group(process)
