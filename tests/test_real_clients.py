@@ -262,13 +262,22 @@ class Foreground:
             text=True,
         )
         self.lines: queue.Queue[str | None] = queue.Queue()
+        self.errors: list[str] = []
+        # Each pipe has one reader for the process's whole life: a second reader
+        # (communicate() at the end, say) could take lines the test still waits for.
         threading.Thread(target=self._read, daemon=True).start()
+        self._stderr_reader = threading.Thread(target=self._read_errors, daemon=True)
+        self._stderr_reader.start()
 
     def _read(self) -> None:
         assert self.process.stdout is not None
         for line in self.process.stdout:
             self.lines.put(line.rstrip("\n"))
         self.lines.put(None)
+
+    def _read_errors(self) -> None:
+        assert self.process.stderr is not None
+        self.errors.extend(self.process.stderr)
 
     def line_matching(self, pattern: str) -> re.Match[str]:
         seen = []
@@ -284,8 +293,11 @@ class Foreground:
         """Ctrl-C, as a terminal sends it; the exit code and what went to stderr."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGINT)
-        _, stderr = self.process.communicate(timeout=RUN_TIMEOUT)
-        return self.process.returncode, stderr
+        self.process.wait(timeout=RUN_TIMEOUT)
+        self._stderr_reader.join(RUN_TIMEOUT)
+        if self.process.stdin is not None:
+            self.process.stdin.close()
+        return self.process.returncode, "".join(self.errors)
 
 
 def test_serve_dns_from_a_terminal_and_dig_it():
