@@ -48,6 +48,7 @@ from browser import notebook
 from browser.chromium import missing_reason
 from browser.notebook import NotebookCheckError, NotebookDriver, NotebookRun, check_notebook
 from browser.run import browser_session
+from reporting import report
 
 NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 NOTEBOOKS = sorted(p.name for p in NOTEBOOK_DIR.glob("*.ipynb"))
@@ -75,15 +76,7 @@ def timings(request: pytest.FixtureRequest, screenshots: Path):
             f"run all {r.run_seconds:.1f} s, {r.widget_outputs} widget outputs)"
         )
         lines += [f"      used {checked}" for checked in r.interactions]
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    capture = request.config.pluginmanager.get_plugin("capturemanager")
-    if reporter is None or capture is None:
-        print("\n".join(lines))
-        return
-    with capture.global_and_fixture_disabled():
-        reporter.write_line("")
-        for line in lines:
-            reporter.write_line(line)
+    report(request, lines)
 
 
 @pytest.fixture(scope="module")

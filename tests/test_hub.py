@@ -48,6 +48,7 @@ from browser import chromium
 from hub import classhub, processes
 from hub.classhub import ClassHub, course_repository, prepare_home, pull_link
 from hub.students import Student
+from reporting import report
 from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
 
@@ -169,19 +170,6 @@ def spawn_seconds(hub: ClassHub) -> dict[str, float]:
     """The hub's own figure per student: 'User NAME took S seconds to start'."""
     text = (hub.base / "hub.log").read_text(encoding="utf-8", errors="replace")
     return {m[1]: float(m[2]) for m in re.finditer(r"User (\S+) took ([\d.]+) seconds", text)}
-
-
-def report(request: pytest.FixtureRequest, lines: list[str]) -> None:
-    """Print past pytest's capture, as the browser test prints its timings."""
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    capture = request.config.pluginmanager.get_plugin("capturemanager")
-    if reporter is None or capture is None:
-        print("\n".join(lines))
-        return
-    with capture.global_and_fixture_disabled():
-        reporter.write_line("")
-        for line in lines:
-            reporter.write_line(line)
 
 
 @pytest.fixture
