@@ -19,7 +19,7 @@ import threading
 import time
 from typing import Any
 
-from helpers.lessons.labs import Failure, Lab
+from helpers.lessons.labs import Failure, Lab, last_lines
 from helpers.run.programs import run_program
 from helpers.run.servers import serve_each
 
@@ -113,7 +113,7 @@ def examine(lab: Lab) -> list[str]:
             "The prefix counts the bytes of word.encode('utf-8'), not the letters of the word.",
         )
     if result.returncode != 0:
-        ending = "\n".join(f"    {line}" for line in printed[-5:]) or "    (it printed nothing)"
+        ending = last_lines(result.text, 5)
         hint = ""
         if "struct.error" in result.text or "unpack requires" in result.text:
             hint = (

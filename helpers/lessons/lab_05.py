@@ -17,7 +17,7 @@ import threading
 from collections import Counter
 from typing import Any
 
-from helpers.lessons.labs import Failure, Lab
+from helpers.lessons.labs import Failure, Lab, last_lines
 from helpers.run.programs import run_program
 from helpers.run.servers import serve_datagrams
 
@@ -90,7 +90,7 @@ def examine(lab: Lab) -> list[str]:
         server.stop()
     lines = result.text.strip().splitlines()
     if result.returncode != 0:
-        ending = "\n".join(f"    {line}" for line in lines[-5:]) or "    (it printed nothing)"
+        ending = last_lines(result.text, 5)
         hint = ""
         if "interrupted" in result.note:
             hint = (

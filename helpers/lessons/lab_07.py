@@ -29,7 +29,7 @@ from typing import Any
 
 from dnslib import QTYPE, RR, A, DNSRecord
 
-from helpers.lessons.labs import Failure, Lab
+from helpers.lessons.labs import Failure, Lab, last_lines
 from helpers.run.programs import ProgramOutput, run_program
 from helpers.services.dns_answers import COURSE_ZONE, Zone, finish
 from helpers.services.nameserver import NameServer
@@ -159,8 +159,7 @@ class ForgingServer:
 
 
 def _ending(result: ProgramOutput) -> str:
-    lines = result.text.rstrip().splitlines()[-5:]
-    return "\n".join(f"    {line}" for line in lines) if lines else "    (it printed nothing)"
+    return last_lines(result.text, 5)
 
 
 POINTER_HINT = (

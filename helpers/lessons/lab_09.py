@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import io
 
-from helpers.lessons.labs import Failure, Lab
+from helpers.lessons.labs import Failure, Lab, last_lines
 from helpers.run.programs import run_program
 from helpers.services.mailsink import start_mail_sink
 
@@ -73,7 +73,7 @@ def examine(lab: Lab) -> list[str]:
             transcript = ""
     finally:
         sink.stop()
-    said = "\n".join(f"    {line}" for line in result.text.strip().splitlines()[-5:])
+    said = last_lines(result.text, 5)
     if not stored:
         hint = ""
         waited = "interrupted" in result.note or "TimeoutError" in result.text
@@ -89,7 +89,7 @@ def examine(lab: Lab) -> list[str]:
             )
         raise Failure(
             f"the sink stored no letter; your program ({result.note or 'exit code 0'}) printed:\n"
-            + (said or "    (nothing)"),
+            + said,
             hint,
         )
     mail = stored[0]

@@ -128,7 +128,7 @@ def running(lab: Lab, *args: Any, port: int = 0) -> Iterator[Program]:
     except ProgramFailed as failed:
         raise Failure(
             f"your program did not start serving: {failed.args[0].splitlines()[0]}\n"
-            + _last_lines(failed.output),
+            + last_lines(failed.output),
             _hint_from_output(failed.output),
         ) from None
     try:
@@ -137,7 +137,8 @@ def running(lab: Lab, *args: Any, port: int = 0) -> Iterator[Program]:
         program.stop()
 
 
-def _last_lines(text: str, count: int = 6) -> str:
+def last_lines(text: str, count: int = 6) -> str:
+    """The last ``count`` lines a program printed, indented, for a failure's details."""
     lines = text.rstrip().splitlines()[-count:]
     return "\n".join(f"    {line}" for line in lines) if lines else "    (it printed nothing)"
 
@@ -159,4 +160,4 @@ def _hint_from_output(output: str) -> str:
 
 def program_output_note(program: Program, count: int = 6) -> str:
     """The last lines a program printed, indented, for a failure's details."""
-    return _last_lines(program.output(wait=1.0).text, count)
+    return last_lines(program.output(wait=1.0).text, count)

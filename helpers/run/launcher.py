@@ -130,17 +130,19 @@ def report_readiness(channel: TextIO) -> None:
     original_listen = socket.socket.listen
     original_bind = socket.socket.bind
 
-    def tell(kind: str, sock: socket.socket) -> None:
-        try:
-            address = sock.getsockname()
-        except OSError:
-            return
-        host, port = (address[0], address[1]) if isinstance(address, tuple) else (address, 0)
+    def say(kind: str, host: Any, port: Any) -> None:
         with lock:
             try:
                 channel.write(f"{kind} {host} {port}\n")
             except (OSError, ValueError):
                 pass  # the kernel stopped listening: nothing to tell
+
+    def tell(kind: str, sock: socket.socket) -> None:
+        try:
+            address = sock.getsockname()
+        except OSError:
+            return
+        say(kind, *((address[0], address[1]) if isinstance(address, tuple) else (address, 0)))
 
     def listen(self: socket.socket, *args: Any) -> None:
         original_listen(self, *args)
@@ -151,11 +153,7 @@ def report_readiness(channel: TextIO) -> None:
             original_bind(self, address)
         except OSError as error:
             if error.errno == errno.EADDRINUSE and isinstance(address, tuple):
-                with lock:
-                    try:
-                        channel.write(f"in-use {address[0]} {address[1]}\n")
-                    except (OSError, ValueError):
-                        pass
+                say("in-use", address[0], address[1])
             raise
         if self.type == socket.SOCK_DGRAM:
             tell("bound", self)
