@@ -10,13 +10,12 @@
 from __future__ import annotations
 
 import asyncio
-import time
-from pathlib import Path
 
 import nbexec
 import nbformat
 import nbindex
 import pytest
+from process_checking import process_gone
 
 from helpers.run.program_files import save_program
 from helpers.run.programs import run_program, start_program
@@ -63,18 +62,6 @@ def test_the_notebooks_programs_interoperate_as_processes(capsys) -> None:
         running.stop()
 
 
-def _gone(pid: int, within: float = 10.0) -> bool:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if not Path(f"/proc/{pid}").exists():
-            return True
-        state = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
-        if state.rsplit(")", 1)[1].split()[0] == "Z":
-            return True
-        time.sleep(0.05)
-    return False
-
-
 def test_an_edited_server_program_changes_the_reply_and_the_kernel_leaves_none(
     kernel_env,
 ) -> None:
@@ -101,4 +88,4 @@ def test_an_edited_server_program_changes_the_reply_and_the_kernel_leaves_none(
     assert first == "Получено: МОРДНИЛАП"
     assert status.startswith("reverse_server program on 127.0.0.1:")  # one program, replaced
     assert second == "Получено: палиндром"
-    assert _gone(int(pid)), "the kernel shut down, but its server program is still running"
+    assert process_gone(int(pid)), "the kernel shut down, but its server program is still running"

@@ -13,11 +13,11 @@ import socket
 import subprocess
 import sys
 import textwrap
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from process_checking import process_gone
 
 from helpers.run import launcher, processes, program_files, programs
 from helpers.run.program_files import program_magic, save_program
@@ -62,25 +62,6 @@ result = sock.recv(1024)
 sock.close()
 print("Получено:", result.decode("utf-8"))
 """
-
-
-def gone(pid: int, within: float = 10.0) -> bool:
-    """True once no process ``pid`` is left (a zombie counts as gone)."""
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        try:
-            state = (
-                Path(f"/proc/{pid}/stat")
-                .read_text(encoding="ascii", errors="replace")
-                .rsplit(")", 1)[1]
-                .split()[0]
-            )
-        except (FileNotFoundError, ProcessLookupError, IndexError):
-            return True
-        if state == "Z":
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def port_is_free(port: int) -> bool:
@@ -158,7 +139,7 @@ def test_output_keeps_only_the_last_lines_when_asked(chapter_pair):
 def test_stop_is_ctrl_c_and_leaves_no_process_and_a_free_port(chapter_pair):
     pid, port = chapter_pair.pid, chapter_pair.port
     chapter_pair.stop()
-    assert gone(pid)
+    assert process_gone(pid)
     assert port_is_free(port)
     shown = chapter_pair.output()
     assert "KeyboardInterrupt" in shown.text
@@ -175,7 +156,7 @@ def test_an_edited_program_run_again_replaces_the_old_one(capsys):
     save_program("reverse_server.py", CHAPTER_SERVER.replace("text[::-1]", "text.lower()"))
     second = start_program("reverse_server.py", port=0)
     try:
-        assert gone(first.pid) and not first.running
+        assert process_gone(first.pid) and not first.running
         assert run_program("reverse_client.py", second.port).text == "Получено: палиндром\n"
     finally:
         second.stop()
@@ -185,7 +166,7 @@ def test_a_program_that_ignores_stop_is_killed(capsys):
     save_program("stubborn.py", STUBBORN)
     server = start_program("stubborn.py", port=0)
     server.stop()
-    assert gone(server.pid)
+    assert process_gone(server.pid)
     assert server.process.returncode == -signal.SIGKILL
 
 
@@ -240,7 +221,7 @@ def test_programs_die_with_their_kernel(tmp_path: Path, mode: str, how: str) -> 
         if how == "kill -9":
             kernel.kill()
         kernel.wait(30)
-        assert gone(pid), f"program {pid} outlived its kernel ({mode}, {how})"
+        assert process_gone(pid), f"program {pid} outlived its kernel ({mode}, {how})"
         assert port_is_free(port)
     finally:
         if kernel.poll() is None:
