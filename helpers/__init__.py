@@ -27,7 +27,11 @@ which saves the cell as a program that ``start_program`` and ``run_program`` run
 from __future__ import annotations
 
 import importlib
-from typing import Any
+
+# typing.TYPE_CHECKING without importing typing, a few ms of every program's start-up
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 # The modules whose __all__ is the front door (relative to helpers).
 CORE_MODULES = (

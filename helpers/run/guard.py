@@ -44,9 +44,14 @@ import ipaddress
 import os
 import socket
 import sys
-from typing import Any
 
 from helpers.wire.hosts import parse_hosts
+
+# typing.TYPE_CHECKING without importing typing, a few ms of every program's start-up
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 
 __all__ = ["NetworkGuardError", "disable_guard", "enable_guard"]
 

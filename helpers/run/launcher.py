@@ -38,10 +38,13 @@ import signal
 import socket
 import sys
 import threading
-import traceback
 import types
 from collections.abc import Callable
-from typing import Any, TextIO
+
+# typing.TYPE_CHECKING without importing typing, a few ms of every program's start-up
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, TextIO
 
 READY_FD = "COURSE_READY_FD"
 READY_HANDLE = "COURSE_READY_HANDLE"
@@ -166,6 +169,8 @@ def report_readiness(channel: TextIO) -> None:
 
 def print_traceback(error: BaseException, filename: str, stream: TextIO) -> None:
     """Python's own traceback, with only the frames of the student's file."""
+    import traceback  # here, not at the top: most programs never need it
+
     shown = traceback.TracebackException.from_exception(error)
     seen: set[int] = set()
     pending = [shown]
