@@ -337,7 +337,8 @@ LAB = Lab(
     stub=STUB,
     first_hint=(
         "Section 4 of the notebook builds, sends and reads a query with struct: start from "
-        "its cells; your read_name must follow pointers, and main() loops over the aliases."
+        "its cells; your read_name must follow pointers, and your program loops over the "
+        "aliases until it reaches an address."
     ),
     hints=(
         "Keep the answers as (owner, type, data) tuples, the data of an A record as "
