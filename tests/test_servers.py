@@ -496,6 +496,26 @@ def test_a_catch_all_loop_after_stop_backs_off_instead_of_spinning(capfd):
     assert 2 <= refused <= 12, refused
 
 
+def test_a_quiet_server_keeps_its_still_running_note_instead_of_printing_it(capfd):
+    finished = threading.Event()
+
+    def stubborn(listener):
+        while not finished.is_set():
+            try:
+                listener.accept()[0].close()
+            except:  # noqa: E722 - the lesson code's catch-all, on purpose
+                pass
+
+    server = serve("stubborn-quietly", stubborn, port=0, quiet=True)
+    try:
+        server.stop(timeout=0.3)
+        assert capfd.readouterr().out == ""
+        assert "1 thread(s) still running 0.3 s after stop" in server.stuck_note
+        assert any(e.kind == "error" for e in server.events.events)
+    finally:
+        finished.set()
+
+
 def test_stop_all_stops_the_servers_side_by_side():
     """Three stops that each wait for the others can only finish if they run at once."""
     meeting = threading.Barrier(3, timeout=10)

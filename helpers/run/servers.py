@@ -230,7 +230,8 @@ class BackgroundServer(Service):
             self.stuck_note = f"{self.status_line}: {note}"
             # Said in the cell that stopped or replaced the server (its own thread):
             # a background thread's print would land in whichever cell runs later.
-            if threading.current_thread() is threading.main_thread():
+            # A check's quiet server keeps it in its events and ``stuck_note``.
+            if threading.current_thread() is threading.main_thread() and not self.quiet:
                 print(self.stuck_note)
 
     # -- inside -----------------------------------------------------------

@@ -24,7 +24,8 @@ everything blocked and frees the port. The rest is here, once:
   (``helpers.run.registry``), so a re-run cell never meets "Address already in
   use" and never leaves a second copy running;
 * **a quiet start** (``quiet=True``) for the course's own checks, which start
-  services the student did not ask for: nothing is printed;
+  services the student did not ask for: nothing is printed, at the start or
+  at the stop (``self.quiet``);
 * **errors recorded, never printed**: ``record_error`` keeps the exception and
   adds an "error" event; a cell raises them with ``raise_errors()``.
 """
@@ -67,6 +68,7 @@ class Service:
         self._state_lock = threading.Lock()
         self._stopped_fully = threading.Event()  # set once a stop has freed everything
         self._stopper: int | None = None  # the thread doing that stop
+        self.quiet = False  # started quietly: prints nothing, not even at its stop
 
     # -- what every service shows ----------------------------------------------
 
@@ -113,6 +115,7 @@ class Service:
                 )
         stop_server(self.name)  # the previous one frees its port before this one binds
         self.port, self.busy_port = self.asked_port, None
+        self.quiet = quiet
         with self._state_lock:
             previous, self._state = self._state, "running"
         try:
